@@ -1,0 +1,119 @@
+//! Test helpers for the policy crates (feature `testing`): an in-memory cluster, admission
+//! payload builders, and a property harness that feeds a policy arbitrary JSON.
+
+use crate::cluster::{ClusterContext, Lookup};
+use crate::request::split_api_version;
+use crate::{Policy, json};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+/// An in-memory set of objects answering `get_resource` like the aksid host does offline.
+#[derive(Debug, Default, Clone)]
+pub struct ObjectSet(pub Vec<Value>);
+
+impl ClusterContext for ObjectSet {
+    fn get_resource(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Lookup {
+        self.0
+            .iter()
+            .find(|o| {
+                json::str_at(o, &["apiVersion"]) == Some(api_version)
+                    && json::str_at(o, &["kind"]) == Some(kind)
+                    && json::name(o) == name
+                    && namespace.is_none_or(|ns| {
+                        json::str_at(o, &["metadata", "namespace"]).unwrap_or("default") == ns
+                    })
+            })
+            .cloned()
+            .map_or(Lookup::NotFound, Lookup::Found)
+    }
+}
+
+/// The `request` member of a CREATE AdmissionRequest for `object`, shaped like the one the API
+/// server sends (kind from the object's `apiVersion`/`kind`, namespace defaulting to `default`).
+pub fn admission_request(object: &Value, operation: &str) -> Value {
+    let (group, version) = split_api_version(json::str_at(object, &["apiVersion"]).unwrap_or(""));
+    json!({
+        "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+        "kind": {"group": group, "version": version, "kind": json::str_at(object, &["kind"]).unwrap_or("")},
+        "resource": {"group": group, "version": version, "resource": ""},
+        "operation": operation,
+        "name": json::name(object),
+        "namespace": json::str_at(object, &["metadata", "namespace"]).unwrap_or("default"),
+        "userInfo": {"username": "alice@contoso.com", "groups": ["system:authenticated"]},
+        "object": object,
+    })
+}
+
+/// The full waPC `validate` payload for `object` with `settings`.
+pub fn payload(object: &Value, settings: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"request": admission_request(object, "CREATE"), "settings": settings}))
+        .expect("serialisable")
+}
+
+/// Runs policy `P` on `object` with `settings` against `cluster`, returning the parsed
+/// `ValidationResponse` JSON.
+pub fn run<P: Policy>(object: &Value, settings: Value, cluster: &dyn ClusterContext) -> Value {
+    let response = crate::validate::<P>(&payload(object, settings), cluster).expect("validate answers");
+    serde_json::from_slice(&response).expect("response is JSON")
+}
+
+/// Arbitrary JSON: wrong types, nulls, deep nesting and large arrays.
+pub fn arbitrary_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        ".{0,40}".prop_map(Value::String),
+        prop_oneof![Just("true"), Just("True"), Just("default"), Just("cluster-admin"), Just("Pod"),
+                    Just("00000000-0000-0000-0000-000000000000"), Just("${X}")].prop_map(|s| Value::from(s)),
+    ];
+    leaf.prop_recursive(12, 400, 24, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..24).prop_map(Value::Array),
+            prop::collection::btree_map(interesting_key(), inner, 0..12)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Keys the policies actually read, mixed with random ones, so fuzzing reaches the rules.
+fn interesting_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(vec![
+            "apiVersion", "kind", "metadata", "name", "namespace", "labels", "annotations", "spec",
+            "template", "jobTemplate", "containers", "initContainers", "ephemeralContainers", "env",
+            "value", "valueFrom", "volumes", "csi", "driver", "nodePublishSecretRef", "subjects",
+            "roleRef", "rules", "verbs", "resources", "apiGroups", "users", "user", "token", "type",
+            "data", "parameters", "provider", "forProvider", "resources", "aadProfile",
+            "disableLocalAccounts", "operatorSpec", "secrets", "serviceAccountName", "serviceAccount",
+            "azure.workload.identity/use", "azure.workload.identity/client-id", "aadpodidbinding",
+        ]).prop_map(str::to_owned),
+        1 => ".{0,12}",
+    ]
+}
+
+/// Objects shaped like any kind a policy handles, with arbitrary content.
+pub fn arbitrary_object(kinds: &'static [(&'static str, &'static str)]) -> impl Strategy<Value = Value> {
+    (prop::sample::select(kinds), arbitrary_json(), arbitrary_json(), arbitrary_json()).prop_map(
+        |((api_version, kind), metadata, spec, extra)| {
+            json!({"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec,
+                   "data": extra.clone(), "subjects": extra.clone(), "users": extra.clone(),
+                   "parameters": extra.clone(), "type": extra})
+        },
+    )
+}
+
+/// Asserts that policy `P` answers (accept or reject, never panic or error) for `object`,
+/// both as the admitted object and as a raw `request`, with arbitrary settings too.
+pub fn assert_answers<P: Policy>(object: &Value, settings: &Value, cluster: &dyn ClusterContext) {
+    for payload in [
+        payload(object, json!({})),
+        payload(object, settings.clone()),
+        serde_json::to_vec(&json!({"request": object, "settings": settings})).unwrap(),
+    ] {
+        let response = crate::validate::<P>(&payload, cluster).expect("validate must not fail");
+        let response: Value = serde_json::from_slice(&response).expect("response is JSON");
+        assert!(response["accepted"].is_boolean(), "no verdict in {response}");
+    }
+}
