@@ -117,3 +117,93 @@ pub fn assert_answers<P: Policy>(object: &Value, settings: &Value, cluster: &dyn
         assert!(response["accepted"].is_boolean(), "no verdict in {response}");
     }
 }
+
+/// The vendored real-world corpus (`tests/corpus/real`, copied from `../shared/corpus/real`).
+pub fn corpus_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests/corpus/real")
+}
+
+/// One row of `EXPECTED.tsv`.
+#[derive(Debug, Clone)]
+pub struct CorpusRow {
+    /// File name inside the corpus directory.
+    pub file: String,
+    /// Policy id.
+    pub policy: String,
+    /// `accept`, `reject` or `template`.
+    pub expect: String,
+    /// Why, as written by the corpus author.
+    pub why: String,
+}
+
+/// The rows of `EXPECTED.tsv` for `policy`.
+pub fn corpus_rows(policy: &str) -> Vec<CorpusRow> {
+    let text = std::fs::read_to_string(corpus_dir().join("EXPECTED.tsv")).expect("EXPECTED.tsv");
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut cols = line.splitn(4, '\t');
+            Some(CorpusRow {
+                file: cols.next()?.to_owned(),
+                policy: cols.next()?.to_owned(),
+                expect: cols.next()?.to_owned(),
+                why: cols.next().unwrap_or("").to_owned(),
+            })
+        })
+        .filter(|row| row.policy == policy)
+        .collect()
+}
+
+/// The objects of a corpus file (multi-document YAML, `List` kinds flattened), or the parse
+/// error for templates and broken snippets.
+pub fn corpus_objects(file: &str) -> Result<Vec<Value>, String> {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(corpus_dir().join(file)).map_err(|e| e.to_string())?;
+    let mut objects = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(&text) {
+        let value = Value::deserialize(document).map_err(|e| e.to_string())?;
+        match value {
+            Value::Null => {}
+            Value::Object(ref o) if o.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) => {
+                objects.extend(o.get("items").and_then(Value::as_array).cloned().unwrap_or_default())
+            }
+            other => objects.push(other),
+        }
+    }
+    Ok(objects)
+}
+
+/// Judges every corpus file listed for `policy` with policy `P`, all objects of a file forming
+/// the cluster context, and returns one line per row whose verdict differs from `EXPECTED.tsv`
+/// (template rows only need the file to fail to parse or to be judged without panicking).
+pub fn corpus_mismatches<P: Policy>(policy: &str) -> Vec<String> {
+    let rows = corpus_rows(policy);
+    assert!(!rows.is_empty(), "no EXPECTED.tsv rows for {policy}");
+    let mut mismatches = Vec::new();
+    for row in rows {
+        let objects = match corpus_objects(&row.file) {
+            Ok(objects) => objects,
+            Err(_) if row.expect == "template" => continue,
+            Err(e) => {
+                mismatches.push(format!("{}: expected {}, but it does not parse: {e}", row.file, row.expect));
+                continue;
+            }
+        };
+        let cluster = ObjectSet(objects.clone());
+        let rejections: Vec<String> = objects
+            .iter()
+            .map(|o| run::<P>(o, json!({}), &cluster))
+            .filter(|r| r["accepted"] == false)
+            .map(|r| r["message"].as_str().unwrap_or("").to_owned())
+            .collect();
+        match (row.expect.as_str(), rejections.is_empty()) {
+            ("accept", false) => mismatches.push(format!(
+                "{}: expected accept ({}), got rejections:\n  {}",
+                row.file, row.why, rejections.join("\n  ")
+            )),
+            ("reject", true) => mismatches.push(format!("{}: expected reject ({}), got accept", row.file, row.why)),
+            _ => {}
+        }
+    }
+    mismatches
+}
