@@ -1,1 +1,100 @@
+//! `workload-identity-labels`: how pods authenticate to Azure. Pods must carry the Microsoft
+//! Entra Workload ID label `azure.workload.identity/use: "true"` on their pod template when their
+//! ServiceAccount is set up for Workload ID (and never only on the workload or its selector);
+//! Workload ID annotations must be spelled right, sit on the right object and hold values the
+//! webhook accepts; client and tenant IDs must be GUIDs; and the deprecated aad-pod-identity and
+//! service-principal Key Vault access (Secrets Store CSI) are refused.
 
+mod keys;
+mod pod_identity;
+mod pod_service_account;
+mod pod_template;
+mod secrets_store;
+mod service_account;
+mod settings;
+#[cfg(test)]
+mod tests;
+
+use aksid_policy_common::workload::WORKLOAD_KINDS;
+use aksid_policy_common::{AdmissionRequest, ClusterContext, HostCluster, Policy, Verdict};
+use kubewarden_policy_sdk::wapc_guest::CallResult;
+pub use settings::Settings;
+
+/// The control, as a [`Policy`] (used natively by tests and benchmarks).
+pub struct WorkloadIdentityLabels;
+
+impl Policy for WorkloadIdentityLabels {
+    type Settings = Settings;
+
+    fn validate(
+        request: &AdmissionRequest,
+        settings: &Settings,
+        cluster: &dyn ClusterContext,
+    ) -> Verdict {
+        let mut verdict = Verdict::default();
+        if settings.exempts(&request.namespace) {
+            return verdict;
+        }
+        let object = &request.object;
+        match (request.group.as_str(), request.kind.as_str()) {
+            ("", "ServiceAccount") => {
+                service_account::validate_service_account(object, settings, &mut verdict)
+            }
+            (pod_identity::GROUP, _) => {
+                pod_identity::validate_pod_identity_object(request, &mut verdict)
+            }
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+                pod_identity::validate_custom_resource_definition(object, &mut verdict)
+            }
+            ("secrets-store.csi.x-k8s.io", "SecretProviderClass") => {
+                secrets_store::validate_secret_provider_class(object, settings, &mut verdict)
+            }
+            ("" | "apps" | "batch" | "extensions", kind) if WORKLOAD_KINDS.contains(&kind) => {
+                let Some(template) = aksid_policy_common::workload::pod_template(kind, object)
+                else {
+                    return verdict;
+                };
+                let workload = pod_template::Workload {
+                    kind,
+                    namespace: &request.namespace,
+                    object,
+                    template,
+                };
+                pod_identity::validate_workload(kind, object, &template, &mut verdict);
+                secrets_store::validate_volumes(&template, &mut verdict);
+                let label = pod_template::validate_pod_template(&workload, settings, &mut verdict);
+                pod_service_account::validate_service_account_link(
+                    &workload,
+                    label,
+                    settings,
+                    cluster,
+                    &mut verdict,
+                );
+            }
+            _ => {}
+        }
+        verdict
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+#[unsafe(no_mangle)]
+pub extern "C" fn wapc_init() {
+    use kubewarden_policy_sdk::wapc_guest as guest;
+    guest::register_function("validate", validate);
+    guest::register_function("validate_settings", validate_settings);
+    guest::register_function(
+        "protocol_version",
+        kubewarden_policy_sdk::protocol_version_guest,
+    );
+}
+
+/// waPC `validate`.
+pub fn validate(payload: &[u8]) -> CallResult {
+    aksid_policy_common::validate::<WorkloadIdentityLabels>(payload, &HostCluster)
+}
+
+/// waPC `validate_settings`.
+pub fn validate_settings(payload: &[u8]) -> CallResult {
+    aksid_policy_common::validate_settings::<Settings>(payload)
+}

@@ -21,7 +21,13 @@ pub enum Lookup {
 /// Read access to other objects of the cluster (or of the manifest set being checked).
 pub trait ClusterContext {
     /// Looks up one object. `namespace` is `None` for cluster-scoped kinds.
-    fn get_resource(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Lookup;
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Lookup;
 }
 
 /// Lookups through the Kubewarden host capability `kubernetes/get_resource`.
@@ -29,8 +35,16 @@ pub trait ClusterContext {
 pub struct HostCluster;
 
 impl ClusterContext for HostCluster {
-    fn get_resource(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Lookup {
-        use kubewarden_policy_sdk::host_capabilities::kubernetes::{GetResourceRequest, get_resource};
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Lookup {
+        use kubewarden_policy_sdk::host_capabilities::kubernetes::{
+            GetResourceRequest, get_resource,
+        };
         let request = GetResourceRequest {
             api_version: api_version.to_owned(),
             kind: kind.to_owned(),
@@ -72,7 +86,13 @@ mod tests {
 
     #[test]
     fn not_found_errors_are_distinguished() {
-        assert_eq!(classify_error("serviceaccounts \"x\" not found"), Lookup::NotFound);
-        assert!(matches!(classify_error("access denied"), Lookup::Unavailable(_)));
+        assert_eq!(
+            classify_error("serviceaccounts \"x\" not found"),
+            Lookup::NotFound
+        );
+        assert!(matches!(
+            classify_error("access denied"),
+            Lookup::Unavailable(_)
+        ));
     }
 }

@@ -22,7 +22,9 @@ pub fn is_placeholder(s: &str) -> bool {
         || (t.starts_with('<') && t.ends_with('>'))
         || (t.starts_with('$')
             && t.len() > 1
-            && t[1..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            && t[1..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_'))
 }
 
 #[cfg(test)]
@@ -42,10 +44,22 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        for p in ["${USER_ASSIGNED_CLIENT_ID}", "$(CLIENT)", "$POD_IDENTITY_NAME", "{{ .Values.id }}", "<IDENTITY_CLIENT_ID>"] {
+        for p in [
+            "${USER_ASSIGNED_CLIENT_ID}",
+            "$(CLIENT)",
+            "$POD_IDENTITY_NAME",
+            "{{ .Values.id }}",
+            "<IDENTITY_CLIENT_ID>",
+        ] {
             assert!(is_placeholder(p), "{p}");
         }
-        for p in ["PLACEHOLDER_CLIENT_ID", "abc", "$", "pa$$word", "https://x/${"] {
+        for p in [
+            "PLACEHOLDER_CLIENT_ID",
+            "abc",
+            "$",
+            "pa$$word",
+            "https://x/${",
+        ] {
             assert!(!is_placeholder(p), "{p}");
         }
     }

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 
 /// The value at `path` (object keys), if every step exists and is an object.
 pub fn get<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, key| v.as_object()?.get(*key))
+    path.iter()
+        .try_fold(value, |v, key| v.as_object()?.get(*key))
 }
 
 /// The string at `path`, if present and a string.
@@ -35,7 +36,7 @@ pub fn object_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Map<String, 
 
 /// The entries of a string map such as `metadata.labels`, skipping entries whose value is not
 /// a string. A map of the wrong type (a list, say) yields nothing.
-pub fn string_entries<'a>(map: Option<&'a Value>) -> impl Iterator<Item = (&'a str, &'a str)> {
+pub fn string_entries(map: Option<&Value>) -> impl Iterator<Item = (&str, &str)> {
     map.and_then(Value::as_object)
         .into_iter()
         .flatten()
@@ -44,7 +45,7 @@ pub fn string_entries<'a>(map: Option<&'a Value>) -> impl Iterator<Item = (&'a s
 
 /// The raw entries of a map (value of any JSON type), for rules that must report a value of
 /// the wrong type rather than skip it.
-pub fn entries<'a>(map: Option<&'a Value>) -> impl Iterator<Item = (&'a str, &'a Value)> {
+pub fn entries(map: Option<&Value>) -> impl Iterator<Item = (&str, &Value)> {
     map.and_then(Value::as_object)
         .into_iter()
         .flatten()

@@ -104,7 +104,10 @@ mod tests {
             "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a", "namespace": "ns"}}
         }))
         .unwrap();
-        assert_eq!((req.group.as_str(), req.version.as_str(), req.kind.as_str()), ("apps", "v1", "Deployment"));
+        assert_eq!(
+            (req.group.as_str(), req.version.as_str(), req.kind.as_str()),
+            ("apps", "v1", "Deployment")
+        );
         assert_eq!((req.name.as_str(), req.namespace.as_str()), ("a", "ns"));
         assert_eq!(req.operation, "CREATE");
     }

@@ -52,7 +52,9 @@ pub fn parse_settings<S: DeserializeOwned>(payload: &[u8]) -> Result<S, String> 
 /// Rejects empty strings in a list setting, naming the setting.
 pub fn require_non_empty(setting: &str, values: &[String]) -> Result<(), String> {
     match values.iter().position(|v| v.trim().is_empty()) {
-        Some(i) => Err(format!("{setting}[{i}] is empty; remove it or give a value")),
+        Some(i) => Err(format!(
+            "{setting}[{i}] is empty; remove it or give a value"
+        )),
         None => Ok(()),
     }
 }
@@ -76,12 +78,18 @@ impl Exemptions {
     /// True when the object `namespace`/`name` is exempt.
     pub fn exempts(&self, namespace: &str, name: &str) -> bool {
         self.exempt_namespaces.iter().any(|ns| ns == namespace)
-            || self.exempt_names.iter().any(|pattern| matches_name(pattern, name))
+            || self
+                .exempt_names
+                .iter()
+                .any(|pattern| matches_name(pattern, name))
     }
 
     /// Checks the lists for empty entries.
     pub fn validate(&self, prefix: &str) -> Result<(), String> {
-        require_non_empty(&format!("{prefix}exemptNamespaces"), &self.exempt_namespaces)?;
+        require_non_empty(
+            &format!("{prefix}exemptNamespaces"),
+            &self.exempt_namespaces,
+        )?;
         require_non_empty(&format!("{prefix}exemptNames"), &self.exempt_names)
     }
 }
@@ -110,7 +118,8 @@ mod tests {
     }
 
     fn answer(payload: &str) -> serde_json::Value {
-        serde_json::from_slice(&validate_settings_payload::<Example>(payload.as_bytes()).unwrap()).unwrap()
+        serde_json::from_slice(&validate_settings_payload::<Example>(payload.as_bytes()).unwrap())
+            .unwrap()
     }
 
     #[test]
@@ -121,7 +130,10 @@ mod tests {
         assert_eq!(typo["valid"], false);
         assert!(typo["message"].as_str().unwrap().contains("allowedGroup"));
         let empty = answer(r#"{"allowedGroups": [""]}"#);
-        assert_eq!(empty["message"], "allowedGroups[0] is empty; remove it or give a value");
+        assert_eq!(
+            empty["message"],
+            "allowedGroups[0] is empty; remove it or give a value"
+        );
         assert_eq!(answer("[1]")["valid"], false);
     }
 

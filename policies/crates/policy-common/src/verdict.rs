@@ -50,14 +50,23 @@ impl fmt::Display for Violation {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Verdict {
     violations: Vec<Violation>,
+    /// Violations beyond [`MAX_LISTED`], counted but not listed.
+    unlisted: usize,
     warnings: Vec<String>,
     code: Option<u16>,
 }
 
+/// At most this many violations (and warnings) are listed per object: a binding with 100,000
+/// offending subjects still gets a readable message, and the duplicate check stays cheap.
+pub const MAX_LISTED: usize = 100;
+
 impl Verdict {
-    /// Records a reason to reject. Duplicates are kept once.
+    /// Records a reason to reject. Duplicates are kept once; past [`MAX_LISTED`] they are only
+    /// counted, and the message says how many more there are.
     pub fn reject(&mut self, violation: Violation) {
-        if !self.violations.contains(&violation) {
+        if self.violations.len() >= MAX_LISTED {
+            self.unlisted += 1;
+        } else if !self.violations.contains(&violation) {
             self.violations.push(violation);
         }
     }
@@ -65,7 +74,7 @@ impl Verdict {
     /// Records a warning, returned to the client even when the request is accepted.
     pub fn warn(&mut self, warning: impl Into<String>) {
         let warning = warning.into();
-        if !self.warnings.contains(&warning) {
+        if self.warnings.len() < MAX_LISTED && !self.warnings.contains(&warning) {
             self.warnings.push(warning);
         }
     }
@@ -74,6 +83,7 @@ impl Verdict {
     pub fn invalid_request(problem: impl Into<String>) -> Verdict {
         Verdict {
             violations: vec![Violation::new("request", problem)],
+            unlisted: 0,
             warnings: Vec::new(),
             code: Some(400),
         }
@@ -97,11 +107,18 @@ impl Verdict {
     /// The rejection message: one line per violation.
     pub fn message(&self) -> Option<String> {
         (!self.violations.is_empty()).then(|| {
-            self.violations
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
+            let mut lines: Vec<String> = self.violations.iter().map(ToString::to_string).collect();
+            if self.unlisted > 0 {
+                lines.push(
+                    Violation::new(
+                        "(more)",
+                        format!("{} further violations are not listed", self.unlisted),
+                    )
+                    .fix("fix the ones above and check the object again")
+                    .to_string(),
+                );
+            }
+            lines.join("\n")
         })
     }
 
@@ -136,8 +153,22 @@ mod tests {
         v.warn("careful");
         let r = v.to_response();
         assert!(!r.accepted);
-        assert_eq!(r.message.unwrap(), "spec.a: is wrong; fix: set it\nspec.b: is missing");
+        assert_eq!(
+            r.message.unwrap(),
+            "spec.a: is wrong; fix: set it\nspec.b: is missing"
+        );
         assert_eq!(r.warnings.unwrap(), ["careful"]);
+    }
+
+    #[test]
+    fn violations_past_the_cap_are_counted_not_listed() {
+        let mut v = Verdict::default();
+        for i in 0..MAX_LISTED + 5 {
+            v.reject(Violation::new(format!("subjects[{i}]"), "is wrong"));
+        }
+        let message = v.message().unwrap();
+        assert_eq!(message.lines().count(), MAX_LISTED + 1);
+        assert!(message.ends_with("(more): 5 further violations are not listed; fix: fix the ones above and check the object again"));
     }
 
     #[test]

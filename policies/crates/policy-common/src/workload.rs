@@ -41,10 +41,16 @@ pub struct PodTemplate<'a> {
 pub fn pod_template<'a>(kind: &str, object: &'a Value) -> Option<PodTemplate<'a>> {
     let (base, path): (&'static str, &[&str]) = match kind {
         "Pod" => ("", &[]),
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => {
-            ("spec.template.", &["spec", "template"])
-        }
-        "CronJob" => ("spec.jobTemplate.spec.template.", &["spec", "jobTemplate", "spec", "template"]),
+        "Deployment"
+        | "ReplicaSet"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "Job"
+        | "ReplicationController" => ("spec.template.", &["spec", "template"]),
+        "CronJob" => (
+            "spec.jobTemplate.spec.template.",
+            &["spec", "jobTemplate", "spec", "template"],
+        ),
         _ => return None,
     };
     let template = json::get(object, path);
@@ -86,16 +92,22 @@ impl<'a> PodTemplate<'a> {
     /// `serviceAccount`, else `default` (what the API server and the WI webhook do).
     pub fn service_account_name(&self) -> &'a str {
         let spec = self.spec.unwrap_or(&Value::Null);
-        [json::str_at(spec, &["serviceAccountName"]), json::str_at(spec, &["serviceAccount"])]
-            .into_iter()
-            .flatten()
-            .find(|s| !s.is_empty())
-            .unwrap_or("default")
+        [
+            json::str_at(spec, &["serviceAccountName"]),
+            json::str_at(spec, &["serviceAccount"]),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|s| !s.is_empty())
+        .unwrap_or("default")
     }
 
     /// The pod volumes (objects only).
     pub fn volumes(&self) -> impl Iterator<Item = (usize, &'a Value)> {
-        let volumes = self.spec.map(|s| json::array_at(s, &["volumes"])).unwrap_or(&[]);
+        let volumes = self
+            .spec
+            .map(|s| json::array_at(s, &["volumes"]))
+            .unwrap_or(&[]);
         volumes.iter().enumerate().filter(|(_, v)| v.is_object())
     }
 
@@ -108,7 +120,12 @@ impl<'a> PodTemplate<'a> {
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| c.is_object())
-                .map(move |(index, value)| Container { base, list, index, value })
+                .map(move |(index, value)| Container {
+                    base,
+                    list,
+                    index,
+                    value,
+                })
         })
     }
 }
@@ -170,11 +187,14 @@ mod tests {
         assert_eq!(t.label("a"), Some("b"));
         assert_eq!(t.service_account_name(), "legacy");
         let paths: Vec<_> = t.containers().map(|c| c.path()).collect();
-        assert_eq!(paths, [
-            "spec.jobTemplate.spec.template.spec.containers[app]",
-            "spec.jobTemplate.spec.template.spec.initContainers[init]",
-            "spec.jobTemplate.spec.template.spec.ephemeralContainers[#0]",
-        ]);
+        assert_eq!(
+            paths,
+            [
+                "spec.jobTemplate.spec.template.spec.containers[app]",
+                "spec.jobTemplate.spec.template.spec.initContainers[init]",
+                "spec.jobTemplate.spec.template.spec.ephemeralContainers[#0]",
+            ]
+        );
     }
 
     #[test]
@@ -184,6 +204,12 @@ mod tests {
         assert_eq!(t.service_account_name(), "default");
         assert_eq!(t.field("metadata.labels"), "metadata.labels");
         assert!(pod_template("Service", &pod).is_none());
-        assert_eq!(pod_template("Deployment", &json!(42)).unwrap().containers().count(), 0);
+        assert_eq!(
+            pod_template("Deployment", &json!(42))
+                .unwrap()
+                .containers()
+                .count(),
+            0
+        );
     }
 }
