@@ -1,0 +1,345 @@
+//! Judging the subjects of a binding that grants cluster-admin: which identities may hold it.
+//!
+//! | subject                                                       | verdict |
+//! |---------------------------------------------------------------|---------|
+//! | Group `system:authenticated`, `system:unauthenticated`, `system:serviceaccounts*` | reject, always |
+//! | Group named by an Entra object ID (GUID)                      | accept  |
+//! | Group listed in `allowedGroups`                               | accept  |
+//! | Group whose name is an unrendered placeholder (`${ID}`)       | accept, with a warning |
+//! | any other Group                                               | reject (Entra groups are bound by object ID) |
+//! | User, ServiceAccount, unknown kind                            | reject  |
+//!
+//! In an exempt binding (AKS-managed names, `exemptBindings`) only the first row applies.
+
+use crate::Settings;
+use crate::roles::PrivilegedRole;
+use aksid_policy_common::ids::{is_guid, is_placeholder};
+use aksid_policy_common::{Verdict, Violation, json};
+use serde_json::Value;
+
+/// Groups that can never be given cluster-admin: every identity, anonymous requests, or every
+/// service account (of the cluster, or of one namespace with `system:serviceaccounts:<ns>`).
+/// Returns who the group contains, for messages.
+pub(crate) fn public_group(name: &str) -> Option<&'static str> {
+    match name {
+        "system:authenticated" => Some("every authenticated identity"),
+        "system:unauthenticated" => Some("every anonymous request"),
+        _ if name.starts_with("system:serviceaccounts") => Some("every service account it covers"),
+        _ => None,
+    }
+}
+
+/// True when the binding lists one of the [`public_group`]s, so even an exempt binding must be
+/// judged.
+pub(crate) fn has_public_group(binding: &Value) -> bool {
+    json::array_at(binding, &["subjects"]).iter().any(|s| {
+        json::str_at(s, &["kind"]) == Some("Group")
+            && json::str_at(s, &["name"]).is_some_and(|n| public_group(n).is_some())
+    })
+}
+
+/// Where the role applies, for messages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    /// A ClusterRoleBinding: the whole cluster.
+    Cluster,
+    /// A RoleBinding in this namespace (empty when unknown).
+    Namespace(&'a str),
+}
+
+impl Scope<'_> {
+    /// "cluster-wide" / "in namespace dev".
+    fn where_(self) -> String {
+        match self {
+            Scope::Cluster => "cluster-wide".to_owned(),
+            Scope::Namespace("") => "in its namespace".to_owned(),
+            Scope::Namespace(ns) => format!("in namespace {ns}"),
+        }
+    }
+
+    /// "the cluster" / "namespace dev".
+    fn what(self) -> String {
+        match self {
+            Scope::Cluster => "the cluster".to_owned(),
+            Scope::Namespace("") => "its namespace".to_owned(),
+            Scope::Namespace(ns) => format!("namespace {ns}"),
+        }
+    }
+}
+
+/// What one subject of a privileged binding leads to.
+enum Finding {
+    /// The subject may hold the role.
+    Fine,
+    /// The subject cannot be judged before rendering.
+    Warn(String),
+    /// The subject must not hold the role.
+    Reject(Violation),
+}
+
+/// Judges every subject of a binding of `role`, recording one violation per offending subject
+/// in subject order (the shared `Verdict` bounds how many are listed). With `exempt`, only the
+/// public groups are rejected.
+pub(crate) fn judge_subjects(
+    binding: &Value,
+    role: &PrivilegedRole,
+    scope: Scope<'_>,
+    settings: &Settings,
+    exempt: bool,
+    verdict: &mut Verdict,
+) {
+    let given = format!("is given {role} {}", scope.where_());
+    for (i, subject) in json::array_at(binding, &["subjects"]).iter().enumerate() {
+        match judge_subject(i, subject, &given, scope, settings, exempt) {
+            Finding::Fine => {}
+            Finding::Warn(warning) => verdict.warn(warning),
+            Finding::Reject(violation) => verdict.reject(violation),
+        }
+    }
+}
+
+/// Judges subject `i` of a binding: `given` says which role it is given where.
+fn judge_subject(
+    i: usize,
+    subject: &Value,
+    given: &str,
+    scope: Scope<'_>,
+    settings: &Settings,
+    exempt: bool,
+) -> Finding {
+    let kind = json::str_at(subject, &["kind"]);
+    let name = json::str_at(subject, &["name"]).unwrap_or("");
+    if kind == Some("Group")
+        && let Some(who) = public_group(name)
+    {
+        return Finding::Reject(
+            Violation::new(format!("subjects[{i}] Group {name}"), format!("{given}, but this group contains {who}"))
+                .fix("remove this subject and bind an Entra group by object ID (kind: Group, name: <group object ID>) instead"),
+        );
+    }
+    if exempt {
+        return Finding::Fine;
+    }
+    match kind {
+        Some("Group") => judge_group(i, name, given, settings),
+        Some("User") => Finding::Reject(
+            Violation::new(
+                format!("subjects[{i}] User {name}"),
+                format!("{given}, but cluster-admin rights must go to Entra groups, not individual users"),
+            )
+            .fix(
+                "bind an Entra group by object ID instead (kind: Group, name: <group object ID>) and \
+                 add the user to that group in Entra ID, or bind a narrower role",
+            ),
+        ),
+        Some("ServiceAccount") => {
+            let namespace = json::str_at(subject, &["namespace"]).unwrap_or("");
+            let account = if namespace.is_empty() { name.to_owned() } else { format!("{namespace}/{name}") };
+            Finding::Reject(
+                Violation::new(
+                    format!("subjects[{i}] ServiceAccount {account}"),
+                    format!("{given}, so every pod running as this service account holds that power over {}", scope.what()),
+                )
+                .fix(
+                    "grant the service account a purpose-built Role (or ClusterRole) with only the verbs \
+                     and resources its workload needs",
+                ),
+            )
+        }
+        other => Finding::Reject(
+            Violation::new(
+                format!("subjects[{i}]"),
+                format!(
+                    "{given}, but its kind is {}, not User, Group or ServiceAccount",
+                    other.map_or_else(|| kind_description(subject), |k| format!("\"{k}\""))
+                ),
+            )
+            .fix("bind an Entra group by object ID (kind: Group, name: <group object ID>)"),
+        ),
+    }
+}
+
+/// Judges one Group subject that is not a public group.
+fn judge_group(i: usize, name: &str, given: &str, settings: &Settings) -> Finding {
+    if is_guid(name) || settings.allowed_groups.iter().any(|g| g == name) {
+        return Finding::Fine;
+    }
+    let location = format!("subjects[{i}] Group {name}");
+    if is_placeholder(name) {
+        // The real value only exists after rendering, and is most likely the object ID.
+        return Finding::Warn(format!(
+            "{location}: the group name is a placeholder; make sure it renders to the Entra group's \
+             object ID (GUID), or the binding will be rejected"
+        ));
+    }
+    Finding::Reject(
+        Violation::new(
+            location,
+            format!("{given}, but the name is neither an Entra object ID (GUID) nor listed in allowedGroups"),
+        )
+        .fix(
+            "AKS matches Entra groups by object ID, not by display name: set name to the group's object ID \
+             (az ad group show --group <name> --query id -o tsv), or add the name to the allowedGroups \
+             setting if it comes from another identity provider",
+        ),
+    )
+}
+
+/// Describes a subject whose kind is missing or not a string.
+fn kind_description(subject: &Value) -> String {
+    match json::get(subject, &["kind"]) {
+        None if !subject.is_object() => format!(
+            "missing ({} instead of a subject)",
+            json::type_name(subject)
+        ),
+        None => "missing".to_owned(),
+        Some(kind) => json::type_name(kind).to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aksid_policy_common::testing::ObjectSet;
+    use aksid_policy_common::verdict::MAX_LISTED;
+    use rstest::rstest;
+    use serde_json::json;
+
+    fn judge(subjects: Value, settings: &Settings, exempt: bool) -> Verdict {
+        let binding = json!({"roleRef": {"kind": "ClusterRole", "name": "cluster-admin"}, "subjects": subjects});
+        let mut verdict = Verdict::default();
+        let role =
+            crate::roles::privileged_role(&binding, settings, &ObjectSet::default(), &mut verdict)
+                .unwrap();
+        judge_subjects(
+            &binding,
+            &role,
+            Scope::Cluster,
+            settings,
+            exempt,
+            &mut verdict,
+        );
+        verdict
+    }
+
+    const GUID: &str = "6d2f4c1e-0b7a-4e0e-9a51-3c2b9d8e7f10";
+
+    #[rstest]
+    #[case::user(json!({"kind": "User", "name": "alice@contoso.com"}), false,
+        Some("subjects[0] User alice@contoso.com: is given ClusterRole cluster-admin cluster-wide, but cluster-admin rights must go to Entra groups"))]
+    #[case::user_by_object_id(json!({"kind": "User", "name": GUID}), false, Some("not individual users"))]
+    #[case::service_account(json!({"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"}), false,
+        Some("subjects[0] ServiceAccount ci/deployer: is given ClusterRole cluster-admin cluster-wide, so every pod running as this service account holds that power over the cluster; fix: grant"))]
+    #[case::entra_group(json!({"kind": "Group", "name": GUID}), true, None)]
+    #[case::allowed_group(json!({"kind": "Group", "name": "oidc:ops"}), true, None)]
+    #[case::group_display_name(json!({"kind": "Group", "name": "platform-admins"}), false,
+        Some("subjects[0] Group platform-admins: is given ClusterRole cluster-admin cluster-wide, but the name is neither an Entra object ID (GUID) nor listed in allowedGroups; fix: AKS matches Entra groups by object ID"))]
+    #[case::system_masters(json!({"kind": "Group", "name": "system:masters"}), false, Some("neither an Entra object ID"))]
+    #[case::authenticated_even_if_allowed(json!({"kind": "Group", "name": "system:authenticated"}), false,
+        Some("subjects[0] Group system:authenticated: is given ClusterRole cluster-admin cluster-wide, but this group contains every authenticated identity; fix: remove this subject"))]
+    #[case::unauthenticated(json!({"kind": "Group", "name": "system:unauthenticated"}), false, Some("every anonymous request"))]
+    #[case::namespace_service_accounts(json!({"kind": "Group", "name": "system:serviceaccounts:ci"}), false, Some("every service account"))]
+    #[case::unknown_kind(json!({"kind": "Robot", "name": "r2"}), false, Some("subjects[0]: is given ClusterRole cluster-admin cluster-wide, but its kind is \"Robot\""))]
+    #[case::kind_missing(json!({"name": "r2"}), false, Some("its kind is missing"))]
+    #[case::subject_not_an_object(json!("alice"), false, Some("its kind is missing (a string instead of a subject)"))]
+    #[case::kind_wrong_type(json!({"kind": 7}), false, Some("its kind is a number"))]
+    fn one_subject(#[case] subject: Value, #[case] accepted: bool, #[case] message: Option<&str>) {
+        let settings = Settings {
+            allowed_groups: vec!["oidc:ops".into(), "system:authenticated".into()],
+            ..Settings::default()
+        };
+        let verdict = judge(json!([subject]), &settings, false);
+        assert_eq!(verdict.is_allowed(), accepted, "{verdict:?}");
+        if let Some(expected) = message {
+            let actual = verdict.message().unwrap_or_default();
+            assert!(
+                actual.contains(expected),
+                "expected\n```\n{expected}\n```\ngot\n```\n{actual}\n```"
+            );
+        }
+    }
+
+    #[test]
+    fn every_offending_subject_is_reported_in_order() {
+        let verdict = judge(
+            json!([
+                {"kind": "Group", "name": GUID},
+                {"kind": "User", "name": "alice@contoso.com"},
+                {"kind": "ServiceAccount", "name": "default"},
+                {"kind": "Group", "name": "system:serviceaccounts"},
+            ]),
+            &Settings::default(),
+            false,
+        );
+        let expected = [
+            "subjects[1] User alice@contoso.com: ",
+            "subjects[2] ServiceAccount default: ",
+            "subjects[3] Group system:serviceaccounts: ",
+        ];
+        let actual: Vec<String> = verdict
+            .violations()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(actual.len(), expected.len(), "{actual:#?}");
+        for (actual, expected) in actual.iter().zip(expected) {
+            assert!(
+                actual.starts_with(expected),
+                "expected\n```\n{expected}\n```\ngot\n```\n{actual}\n```"
+            );
+        }
+    }
+
+    #[test]
+    fn long_subject_lists_are_summarised() {
+        let users: Vec<Value> = (0..MAX_LISTED + 5)
+            .map(|i| json!({"kind": "User", "name": format!("u{i}")}))
+            .collect();
+        let verdict = judge(Value::Array(users), &Settings::default(), false);
+        let message = verdict.message().unwrap();
+        assert_eq!(message.lines().count(), MAX_LISTED + 1);
+        assert!(message.ends_with("(more): 5 further violations are not listed; fix: fix the ones above and check the object again"));
+    }
+
+    #[test]
+    fn many_placeholder_groups_are_still_accepted() {
+        let groups: Vec<Value> = (0..MAX_LISTED + 5)
+            .map(|i| json!({"kind": "Group", "name": format!("${{G{i}}}")}))
+            .collect();
+        let verdict = judge(Value::Array(groups), &Settings::default(), false);
+        assert!(verdict.is_allowed(), "{verdict:?}");
+        assert_eq!(verdict.warnings().len(), MAX_LISTED);
+    }
+
+    #[test]
+    fn placeholder_group_is_accepted_with_a_warning() {
+        let verdict = judge(
+            json!([{"kind": "Group", "name": "${ADMIN_GROUP_ID}"}]),
+            &Settings::default(),
+            false,
+        );
+        assert!(verdict.is_allowed());
+        assert!(
+            verdict.warnings()[0].contains("placeholder"),
+            "{:?}",
+            verdict.warnings()
+        );
+    }
+
+    #[test]
+    fn exempt_binding_still_rejects_public_groups() {
+        let subjects = json!([{"kind": "User", "name": "clusterAdmin"}, {"kind": "Group", "name": "system:authenticated"}]);
+        let verdict = judge(subjects.clone(), &Settings::default(), true);
+        assert_eq!(verdict.violations().len(), 1);
+        assert!(
+            verdict
+                .message()
+                .unwrap()
+                .starts_with("subjects[1] Group system:authenticated")
+        );
+        assert!(has_public_group(&json!({"subjects": subjects})));
+        assert!(!has_public_group(
+            &json!({"subjects": [{"kind": "User", "name": "system:authenticated"}]})
+        ));
+    }
+}
