@@ -9,8 +9,9 @@ POLICIES := no-local-accounts no-cluster-admin-users workload-identity-labels no
 WASM_TARGET := wasm32-wasip1
 # Reproducible modules: no absolute build paths in panic locations (the build may run anywhere).
 WASM_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=/aksid --remap-path-prefix=$(HOME)/.cargo=/cargo
-# The commit date stamps artifacthub-pkg.yml, so two builds of one commit are identical.
-CREATED_AT := $(shell git log -1 --format=%cI 2>/dev/null || echo 1970-01-01T00:00:00Z)
+# The release date of the policies' version, recorded in artifacthub-pkg.yml; bump it together
+# with the version. A fixed value (not the clock, not the commit date) keeps builds reproducible.
+RELEASE_DATE := 2026-11-22T00:00:00Z
 PLUGIN := target/release/kubectl-aksid
 
 .PHONY: all tools modules artifacts build demo test test-tools lint bench clean
@@ -25,7 +26,7 @@ modules: tools
 		$(addprefix -p ,$(POLICIES)) -p hostile-policy
 
 artifacts: modules
-	$(CARGO) run --release --locked -q -p aksid-dist -- --out artifacts --created-at $(CREATED_AT)
+	$(CARGO) run --release --locked -q -p aksid-dist -- --out artifacts --created-at $(RELEASE_DATE)
 
 build: artifacts
 	$(CARGO) build --release --locked -p kubectl-aksid

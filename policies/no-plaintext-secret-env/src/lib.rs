@@ -1,1 +1,60 @@
+//! `no-plaintext-secret-env`: rejects workloads (Pod, Deployment, ReplicaSet, StatefulSet,
+//! DaemonSet, Job, CronJob, ReplicationController) whose containers, init containers or
+//! ephemeral containers carry a secret as a literal `env[].value`: a value in a known secret
+//! format (Azure connection strings and SAS, Entra client secrets, PEM private keys, JWTs,
+//! AWS, GitHub, Slack and Google keys, credentials in URLs), also after one base64 decoding,
+//! or a value that looks like a real secret in a variable named like one (`*_PASSWORD`,
+//! `*_TOKEN`, `*_API_KEY`, …). `valueFrom` passes, unless the `rejectSecretKeyRef` setting
+//! also asks for Secrets to be mounted as files.
 
+mod encoded;
+mod env;
+mod formats;
+mod names;
+mod patterns;
+mod settings;
+mod shape;
+#[cfg(test)]
+mod tests;
+
+use aksid_policy_common::{AdmissionRequest, ClusterContext, HostCluster, Policy, Verdict};
+#[cfg(target_arch = "wasm32")]
+use kubewarden_policy_sdk::wapc_guest as guest;
+use kubewarden_policy_sdk::wapc_guest::CallResult;
+pub use settings::{ExtraPattern, Settings};
+
+/// The control, as a [`Policy`] (used natively by tests and benchmarks).
+pub struct NoPlaintextSecretEnv;
+
+impl Policy for NoPlaintextSecretEnv {
+    type Settings = Settings;
+
+    fn validate(
+        request: &AdmissionRequest,
+        settings: &Settings,
+        _cluster: &dyn ClusterContext,
+    ) -> Verdict {
+        env::validate_workload(request, settings)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+#[unsafe(no_mangle)]
+pub extern "C" fn wapc_init() {
+    guest::register_function("validate", validate);
+    guest::register_function("validate_settings", validate_settings);
+    guest::register_function(
+        "protocol_version",
+        kubewarden_policy_sdk::protocol_version_guest,
+    );
+}
+
+/// waPC `validate`.
+pub fn validate(payload: &[u8]) -> CallResult {
+    aksid_policy_common::validate::<NoPlaintextSecretEnv>(payload, &HostCluster)
+}
+
+/// waPC `validate_settings`.
+pub fn validate_settings(payload: &[u8]) -> CallResult {
+    aksid_policy_common::validate_settings::<Settings>(payload)
+}

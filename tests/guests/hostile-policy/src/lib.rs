@@ -1,1 +1,212 @@
-//! placeholder
+//! A deliberately hostile Kubewarden policy, for the host's tests: `validate` does what the
+//! settings' `mode` says.
+//!
+//! | mode | behaviour |
+//! |---|---|
+//! | `echo` (default) | accepts, with the request it received (as JSON) as the message |
+//! | `loop` | spins forever |
+//! | `alloc` | allocates 1 MiB blocks without bound |
+//! | `trap` | panics with a message |
+//! | `unreachable` | executes `unreachable` without a message |
+//! | `stdout` | prints 4 MiB to stdout and 4 MiB to stderr, then accepts |
+//! | `unknown-capability` | calls `kubewarden/nonsense/op` and propagates the error |
+//! | `undeclared-kind` | reads a `v1/Secret`, which its metadata does not declare, and propagates the error |
+//! | `get-configmap` | reads ConfigMap `settings.name` of the request's namespace; accepts with its `data` as the message, or rejects with the lookup error |
+//! | `list-configmaps` | lists ConfigMaps of the request's namespace with `settings.selector`; accepts with their names, comma-joined |
+//! | `log` | logs through `tracing/log` and `__console_log`, then accepts |
+//! | `mutate` | adds the label `hostile: "yes"` to the object |
+//! | `warn` | accepts with a warning and an audit annotation |
+//! | `reject` | rejects with code 418 |
+//!
+//! Its metadata (added by the tests) declares `contextAwareResources: [v1/ConfigMap]`.
+
+use kubewarden_policy_sdk::host_capabilities::kubernetes::{
+    GetResourceRequest, ListResourcesByNamespaceRequest, get_resource, list_resources_by_namespace,
+};
+use kubewarden_policy_sdk::request::ValidationRequest;
+use kubewarden_policy_sdk::response::ValidationResponse;
+use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+const MODES: &[&str] = &[
+    "echo",
+    "loop",
+    "alloc",
+    "trap",
+    "unreachable",
+    "stdout",
+    "unknown-capability",
+    "undeclared-kind",
+    "get-configmap",
+    "list-configmaps",
+    "log",
+    "mutate",
+    "warn",
+    "reject",
+];
+
+/// Registers the waPC operations.
+#[unsafe(no_mangle)]
+pub extern "C" fn wapc_init() {
+    guest::register_function("validate", validate);
+    guest::register_function("validate_settings", validate_settings);
+    guest::register_function(
+        "protocol_version",
+        kubewarden_policy_sdk::protocol_version_guest,
+    );
+}
+
+fn mode(settings: &Value) -> Result<&str, String> {
+    let mode = settings
+        .get("mode")
+        .and_then(Value::as_str)
+        .unwrap_or("echo");
+    if MODES.contains(&mode) {
+        Ok(mode)
+    } else {
+        Err(format!(
+            "unknown mode {mode:?}; expected one of {}",
+            MODES.join(", ")
+        ))
+    }
+}
+
+fn validate_settings(payload: &[u8]) -> CallResult {
+    let settings: Value = serde_json::from_slice(payload)?;
+    let response = match mode(&settings) {
+        Ok(_) => json!({"valid": true, "message": null}),
+        Err(message) => json!({"valid": false, "message": message}),
+    };
+    Ok(serde_json::to_vec(&response)?)
+}
+
+fn respond(accepted: bool, message: Option<String>) -> CallResult {
+    Ok(serde_json::to_vec(&ValidationResponse {
+        accepted,
+        message,
+        code: None,
+        mutated_object: None,
+        audit_annotations: None,
+        warnings: None,
+    })?)
+}
+
+fn setting<'a>(settings: &'a Value, key: &str) -> Option<&'a str> {
+    settings.get(key).and_then(Value::as_str)
+}
+
+fn validate(payload: &[u8]) -> CallResult {
+    let request: ValidationRequest<Value> = ValidationRequest::new(payload)?;
+    let settings = &request.settings;
+    let namespace = request.request.namespace.clone();
+    match mode(settings)? {
+        "loop" => {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        "alloc" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "trap" => panic!("hostile-policy: deliberate panic in trap mode"),
+        "unreachable" => {
+            #[cfg(target_arch = "wasm32")]
+            core::arch::wasm32::unreachable();
+            #[cfg(not(target_arch = "wasm32"))]
+            std::process::abort();
+        }
+        "stdout" => {
+            let line = "x".repeat(1023);
+            for _ in 0..4096 {
+                println!("{line}");
+                eprintln!("{line}");
+            }
+            respond(true, Some("printed 8 MiB".into()))
+        }
+        "unknown-capability" => {
+            guest::host_call("kubewarden", "nonsense", "op", b"{}")?;
+            respond(true, None)
+        }
+        "undeclared-kind" => {
+            let _secret: Value = get_resource(&GetResourceRequest {
+                api_version: "v1".into(),
+                kind: "Secret".into(),
+                name: "db-password".into(),
+                namespace: Some(namespace),
+                disable_cache: false,
+                field_masks: None,
+            })?;
+            respond(true, None)
+        }
+        "get-configmap" => {
+            let lookup = get_resource::<Value>(&GetResourceRequest {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                name: setting(settings, "name").unwrap_or_default().into(),
+                namespace: Some(namespace),
+                disable_cache: false,
+                field_masks: None,
+            });
+            match lookup {
+                Ok(config_map) => respond(true, Some(config_map["data"].to_string())),
+                Err(e) => respond(false, Some(e.to_string())),
+            }
+        }
+        "list-configmaps" => {
+            use k8s_openapi::api::core::v1::ConfigMap;
+            let list = list_resources_by_namespace::<ConfigMap>(&ListResourcesByNamespaceRequest {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace,
+                label_selector: setting(settings, "selector").map(str::to_owned),
+                field_selector: None,
+                field_masks: None,
+            })?;
+            let names: Vec<String> = list
+                .items
+                .iter()
+                .filter_map(|cm| cm.metadata.name.clone())
+                .collect();
+            respond(true, Some(names.join(",")))
+        }
+        "log" => {
+            guest::host_call(
+                "kubewarden",
+                "tracing",
+                "log",
+                br#"{"level":"warning","message":"hostile-policy says hi","mode":"log"}"#,
+            )?;
+            guest::console_log("console hello");
+            respond(true, None)
+        }
+        "mutate" => {
+            let mut object = request.request.object.clone();
+            object["metadata"]["labels"]["hostile"] = json!("yes");
+            kubewarden_policy_sdk::mutate_request(object)
+        }
+        "warn" => Ok(serde_json::to_vec(&ValidationResponse {
+            accepted: true,
+            message: None,
+            code: None,
+            mutated_object: None,
+            audit_annotations: Some(HashMap::from([("hostile".to_owned(), "warned".to_owned())])),
+            warnings: Some(vec!["hostile-policy warns".to_owned()]),
+        })?),
+        "reject" => kubewarden_policy_sdk::reject_request(
+            Some("hostile-policy rejects".into()),
+            Some(418),
+            None,
+            None,
+        ),
+        _ => {
+            let raw: Value = serde_json::from_slice(payload)?;
+            respond(true, Some(raw["request"].to_string()))
+        }
+    }
+}

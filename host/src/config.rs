@@ -1,0 +1,241 @@
+//! The host's knobs: the limits every evaluation runs under and where compiled modules are
+//! cached. Each setter is named after its knob, takes the value and returns `self`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Configuration of a [`Host`](crate::Host).
+///
+/// The defaults are safe for untrusted modules: every evaluation is bounded in time, memory and
+/// captured output, and a module can reach nothing outside its own linear memory (no
+/// filesystem, no environment, no network, no process: nothing that could is linked).
+///
+/// ```
+/// use std::time::Duration;
+/// let config = aksid_host::HostConfig::default()
+///     .timeout(Duration::from_millis(500))
+///     .memory_limit(64 << 20)
+///     .cache_dir(None);
+/// let host = aksid_host::Host::new(config).unwrap();
+/// # drop(host);
+/// ```
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub(crate) timeout: Duration,
+    pub(crate) epoch_tick: Duration,
+    pub(crate) memory_limit: usize,
+    pub(crate) table_elements_limit: usize,
+    pub(crate) max_request_size: usize,
+    pub(crate) max_response_size: usize,
+    pub(crate) captured_output_limit: usize,
+    pub(crate) max_idle_instances: usize,
+    pub(crate) cache_dir: Option<PathBuf>,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            timeout: Duration::from_secs(2),
+            epoch_tick: Duration::from_millis(10),
+            memory_limit: 256 << 20,
+            table_elements_limit: 1 << 20,
+            max_request_size: 16 << 20,
+            max_response_size: 16 << 20,
+            captured_output_limit: 64 << 10,
+            max_idle_instances: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            cache_dir: None,
+        }
+    }
+}
+
+impl HostConfig {
+    /// Wall-clock time one guest call may run: one `validate` or `validate_settings`, and
+    /// separately the start-up of a fresh instance (`_start` and `wapc_init`).
+    ///
+    /// Default: 2 s, Kubewarden policy-server's `--policy-timeout`.
+    ///
+    /// Enforced with wasmtime's epoch interruption: a ticker thread advances the engine's epoch
+    /// every [`epoch_tick`](Self::epoch_tick) and each call gets a deadline of
+    /// `ceil(timeout / epoch_tick)` ticks, checked by the compiled code at every function entry
+    /// and loop back-edge. A malicious guest cannot mask or reset it; it is interrupted within
+    /// one tick after the deadline, the call fails with [`Error::Timeout`](crate::Error::Timeout)
+    /// and its instance is thrown away. Host functions never block (the WASI clock and sleep
+    /// functions return at once), so time spent outside wasm is bounded by the size of the
+    /// data they copy.
+    ///
+    /// See also [`epoch_tick`](Self::epoch_tick).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How often the ticker thread advances the epoch, that is the granularity of
+    /// [`timeout`](Self::timeout).
+    ///
+    /// Default: 10 ms. A finer tick makes timeouts more precise at the cost of more wake-ups of
+    /// one background thread; the check in compiled code costs the same at any tick. Must be
+    /// positive and no longer than the timeout.
+    pub fn epoch_tick(mut self, tick: Duration) -> Self {
+        self.epoch_tick = tick;
+        self
+    }
+
+    /// Largest linear memory, in bytes, of one instance.
+    ///
+    /// Default: 256 MiB. Enforced by wasmtime's `StoreLimits` on every `memory.grow` and on
+    /// instantiation: growth past the limit fails (the guest sees `memory.grow` return -1; a
+    /// Rust guest then aborts) and the call ends with
+    /// [`Error::MemoryLimit`](crate::Error::MemoryLimit); the instance is thrown away. Each
+    /// instance has exactly one store holding exactly one instance with at most one memory and a
+    /// few tables, so this bounds the guest's heap. It does not cover the host's own copies of
+    /// requests and responses, which [`max_request_size`](Self::max_request_size) and
+    /// [`max_response_size`](Self::max_response_size) bound, nor compiled code.
+    ///
+    /// See also [`table_elements_limit`](Self::table_elements_limit),
+    /// [`max_idle_instances`](Self::max_idle_instances) (memory held by pooled instances).
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// Largest number of elements of any one table of an instance.
+    ///
+    /// Default: 1,048,576 (8 MiB of function references). Large Go modules have tables of tens
+    /// of thousands of entries. Enforced like [`memory_limit`](Self::memory_limit); exceeding
+    /// it fails the call with [`Error::TableLimit`](crate::Error::TableLimit).
+    pub fn table_elements_limit(mut self, elements: usize) -> Self {
+        self.table_elements_limit = elements;
+        self
+    }
+
+    /// Largest payload, in bytes, handed to the guest (the `{"request", "settings"}` document
+    /// of `validate`, or the settings of `validate_settings`), and largest payload a guest may
+    /// send with a host call.
+    ///
+    /// Default: 16 MiB (Kubernetes objects are at most ~1.5 MiB; an UPDATE carries two). A
+    /// larger request fails with [`Error::RequestTooLarge`](crate::Error::RequestTooLarge)
+    /// before any guest code runs, so the guest never has to allocate it.
+    pub fn max_request_size(mut self, bytes: usize) -> Self {
+        self.max_request_size = bytes;
+        self
+    }
+
+    /// Largest response, in bytes, a guest may hand back (its `ValidationResponse`, or its
+    /// error string).
+    ///
+    /// Default: 16 MiB. A guest exceeding it is stopped at the `__guest_response` call with
+    /// [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge) and the host never copies
+    /// the bytes.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// Bytes of the guest's stdout, of its stderr, and of its log records kept per evaluation.
+    ///
+    /// Default: 64 KiB each. What a guest writes to file descriptors 1 and 2 is captured into
+    /// the verdict (never into the process's stdout or stderr); bytes past the limit are
+    /// dropped and counted in [`CapturedOutput::dropped_bytes`](crate::CapturedOutput). Log
+    /// records (`kubewarden/tracing/log`, `__console_log`) past the limit are dropped and
+    /// counted the same way. A guest flooding its output therefore costs the host at most three
+    /// times this much memory, and the time of the copies.
+    pub fn captured_output_limit(mut self, bytes: usize) -> Self {
+        self.captured_output_limit = bytes;
+        self
+    }
+
+    /// Idle instances kept per policy for reuse.
+    ///
+    /// Default: the number of CPUs. An evaluation takes an idle instance (or starts a fresh one
+    /// from the module's pre-linked `InstancePre`) and gives it back when it ends cleanly; an
+    /// instance that trapped, timed out or hit a limit is thrown away. Each idle instance keeps
+    /// its linear memory, so the memory a policy holds between evaluations is at most this
+    /// times [`memory_limit`](Self::memory_limit). Zero disables reuse.
+    pub fn max_idle_instances(mut self, instances: usize) -> Self {
+        self.max_idle_instances = instances;
+        self
+    }
+
+    /// Directory of the compiled-module cache, or `None` for no disk cache.
+    ///
+    /// Default: `None` (a `HostConfig` never touches the disk unless asked; the CLI passes
+    /// [`default_cache_dir`]). Files are named `<key>.cwasm`, where the key hashes the module's
+    /// sha256, the engine configuration and the wasmtime version, and are written atomically
+    /// (temporary file, then rename). A file that is truncated, foreign or stale is recompiled
+    /// and overwritten. Within one `Host` modules are also cached in memory by sha256.
+    ///
+    /// Trust: a cached file is native code that is mapped executable without verification
+    /// beyond its header, so the directory must be writable only by the user running aksid, as
+    /// for any cache of compiled code (wasmtime's own cache makes the same assumption).
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache_dir = dir;
+        self
+    }
+
+    /// Epoch ticks allowed per call: `ceil(timeout / epoch_tick)`, at least one.
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        let tick = self.epoch_tick.as_nanos().max(1);
+        let ticks = self.timeout.as_nanos().div_ceil(tick);
+        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.timeout.is_zero() {
+            return Err("timeout must be positive".into());
+        }
+        if self.epoch_tick.is_zero() || self.epoch_tick > self.timeout {
+            return Err(format!(
+                "epoch tick must be positive and at most the timeout ({:?}), got {:?}",
+                self.timeout, self.epoch_tick
+            ));
+        }
+        if self.memory_limit < 64 << 10 {
+            return Err(format!(
+                "memory limit must be at least one wasm page (65536 bytes), got {}",
+                self.memory_limit
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The default compiled-module cache directory: `$XDG_CACHE_HOME/aksid`, else
+/// `$HOME/.cache/aksid`; `None` when neither variable is set to an absolute path.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let from = |var: &str, suffix: &[&str]| {
+        let base = PathBuf::from(std::env::var_os(var)?);
+        if !base.is_absolute() {
+            return None;
+        }
+        Some(suffix.iter().fold(base, |path, part| path.join(part)))
+    };
+    from("XDG_CACHE_HOME", &["aksid"]).or_else(|| from("HOME", &[".cache", "aksid"]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_rounds_up_to_whole_ticks() {
+        let config = HostConfig::default();
+        assert_eq!(config.deadline_ticks(), 200);
+        let config = config
+            .timeout(Duration::from_millis(205))
+            .epoch_tick(Duration::from_millis(10));
+        assert_eq!(config.deadline_ticks(), 21);
+    }
+
+    #[test]
+    fn unusable_configurations_are_refused() {
+        assert!(HostConfig::default().check().is_ok());
+        assert!(HostConfig::default().timeout(Duration::ZERO).check().is_err());
+        assert!(
+            HostConfig::default()
+                .epoch_tick(Duration::from_secs(3))
+                .check()
+                .is_err()
+        );
+        assert!(HostConfig::default().memory_limit(1000).check().is_err());
+    }
+}

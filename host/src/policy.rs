@@ -1,0 +1,417 @@
+//! A loaded [`Policy`]: its metadata, its pre-linked module and a pool of idle instances. One
+//! evaluation is one waPC call on one instance, under the deadline; an instance that trapped,
+//! timed out or hit a limit is dropped, and the next evaluation starts a fresh one.
+
+use crate::capabilities::HostCallFailure;
+use crate::error::Error;
+use crate::host::{HostInner, ModuleSource, lock};
+use crate::objects::ObjectSet;
+use crate::state::{Finished, HostTrap, Shared, State};
+use crate::verdict::{SettingsVerdict, Verdict, parse_settings, parse_validation};
+use aksid_metadata::Metadata;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use wasmtime::{InstancePre, Store, Trap, TypedFunc, WasmBacktrace};
+
+/// A Kubewarden waPC policy, ready to evaluate requests.
+///
+/// Cheap to clone, `Send + Sync`: evaluate from as many threads as you like; each evaluation
+/// takes its own instance from the policy's pool (or starts one), so evaluations never share
+/// guest state.
+#[derive(Clone)]
+pub struct Policy {
+    inner: Arc<PolicyInner>,
+}
+
+struct PolicyInner {
+    host: Arc<HostInner>,
+    name: String,
+    sha256: String,
+    metadata: Metadata,
+    source: ModuleSource,
+    pre: InstancePre<State>,
+    shared: Arc<Shared>,
+    pool: Mutex<Vec<Instance>>,
+}
+
+/// One started instance: its store and its waPC entry point.
+struct Instance {
+    store: Store<State>,
+    guest_call: TypedFunc<(i32, i32), i32>,
+}
+
+/// A guest call that ran to its end: the guest's response, or the error it returned.
+struct Called {
+    result: Result<Vec<u8>, String>,
+    finished: Finished,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("name", &self.inner.name)
+            .field("sha256", &self.inner.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    /// Loads a policy with the process-wide [`Host::shared`](crate::Host::shared) (default
+    /// limits, on-disk compile cache in [`default_cache_dir`](crate::default_cache_dir)).
+    pub fn load(wasm: &[u8]) -> Result<Policy, Error> {
+        crate::Host::shared()?.load(wasm)
+    }
+
+    pub(crate) fn start(
+        host: Arc<HostInner>,
+        name: String,
+        sha256: String,
+        metadata: Metadata,
+        source: ModuleSource,
+        pre: InstancePre<State>,
+        shared: Arc<Shared>,
+    ) -> Result<Policy, Error> {
+        let policy = Policy {
+            inner: Arc::new(PolicyInner {
+                host,
+                name,
+                sha256,
+                metadata,
+                source,
+                pre,
+                shared,
+                pool: Mutex::new(Vec::new()),
+            }),
+        };
+        let first = policy.instantiate()?;
+        policy.recycle(first);
+        Ok(policy)
+    }
+
+    /// The policy's name: its `io.kubewarden.policy.title`, or the name it was loaded with.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The metadata read from the module's `io.kubewarden.metadata` section.
+    pub fn metadata(&self) -> &Metadata {
+        &self.inner.metadata
+    }
+
+    /// The hex SHA-256 of the module's bytes.
+    pub fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+
+    /// Whether the module was compiled at load or came from a cache.
+    pub fn module_source(&self) -> ModuleSource {
+        self.inner.source
+    }
+
+    /// Asks the policy whether `settings` are valid (waPC `validate_settings`). `null` means
+    /// `{}`. A guest error, such as the SDK's refusal of settings that do not deserialise, is
+    /// an invalid verdict with the guest's message, as policy-server reports it.
+    pub fn validate_settings(&self, settings: &Value) -> Result<SettingsVerdict, Error> {
+        let empty = Value::Object(serde_json::Map::new());
+        let settings = if settings.is_null() { &empty } else { settings };
+        let payload = serde_json::to_vec(settings).unwrap_or_default();
+        let called = self.call("validate_settings", payload, &ObjectSet::default())?;
+        let mut verdict = match called.result {
+            Ok(bytes) => parse_settings(&bytes).map_err(|reason| Error::BadResponse {
+                policy: self.inner.name.clone(),
+                operation: "validate_settings".into(),
+                reason,
+            })?,
+            Err(message) => SettingsVerdict {
+                valid: false,
+                message: Some(message),
+                ..SettingsVerdict::default()
+            },
+        };
+        verdict.logs = called.finished.logs;
+        verdict.output = called.finished.output;
+        Ok(verdict)
+    }
+
+    /// Evaluates one admission request (waPC `validate`) with the policy's settings (`null`
+    /// means `{}`), answering its context-aware lookups from `objects`.
+    ///
+    /// The payload is `{"request": request, "settings": settings}`, exactly as policy-server
+    /// sends it. A mutation is returned as an RFC 6902 patch against `request.object`.
+    pub fn validate(
+        &self,
+        request: &Value,
+        settings: &Value,
+        objects: &ObjectSet,
+    ) -> Result<Verdict, Error> {
+        #[derive(Serialize)]
+        struct Payload<'a> {
+            request: &'a Value,
+            settings: &'a Value,
+        }
+        let empty = Value::Object(serde_json::Map::new());
+        let settings = if settings.is_null() { &empty } else { settings };
+        let payload = serde_json::to_vec(&Payload { request, settings }).unwrap_or_default();
+        let called = self.call("validate", payload, objects)?;
+        let bytes = match called.result {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                return Err(self.guest_failure("validate", message, called.finished.refused));
+            }
+        };
+        let object = request.get("object").unwrap_or(&Value::Null);
+        let mut verdict = parse_validation(&bytes, object).map_err(|reason| Error::BadResponse {
+            policy: self.inner.name.clone(),
+            operation: "validate".into(),
+            reason,
+        })?;
+        verdict.logs = called.finished.logs;
+        verdict.output = called.finished.output;
+        verdict.host_call_failures = called.finished.refused;
+        Ok(verdict)
+    }
+
+    /// Runs one waPC operation on an idle or fresh instance.
+    fn call(
+        &self,
+        operation: &'static str,
+        payload: Vec<u8>,
+        objects: &ObjectSet,
+    ) -> Result<Called, Error> {
+        let inner = &*self.inner;
+        let limit = inner.shared.max_request_size;
+        if payload.len() > limit {
+            return Err(Error::RequestTooLarge {
+                policy: inner.name.clone(),
+                operation: operation.into(),
+                size: payload.len(),
+                limit,
+            });
+        }
+        let idle = lock(&inner.pool).pop();
+        let mut instance = match idle {
+            Some(instance) => instance,
+            None => self.instantiate()?,
+        };
+        // Both lengths are at most `max_request_size`, far below 2 GiB in any sane config;
+        // the guest reads them as wasm32 `usize`.
+        let lengths = (operation.len() as i32, payload.len() as u32 as i32);
+        instance
+            .store
+            .data_mut()
+            .begin(operation, payload, objects.clone());
+        instance.store.set_epoch_deadline(inner.host.deadline_ticks);
+        let result = instance.guest_call.call(&mut instance.store, lengths);
+        let mut finished = instance.store.data_mut().finish();
+        let code = match result {
+            Ok(code) => code,
+            // The instance is dropped here: its state may be inconsistent after a trap.
+            Err(error) => return Err(self.trap_error(operation, error, finished)),
+        };
+        let grew_too_much = finished.memory_refused || finished.table_refused;
+        if !grew_too_much {
+            self.recycle(instance);
+        }
+        if code == 1 {
+            return match finished.guest_response.take() {
+                Some(bytes) => Ok(Called {
+                    result: Ok(bytes),
+                    finished,
+                }),
+                None => Err(Error::BadResponse {
+                    policy: inner.name.clone(),
+                    operation: operation.into(),
+                    reason: "the guest reported success without handing over a response".into(),
+                }),
+            };
+        }
+        if let Some(limit) = self.limit_error(operation, &finished) {
+            return Err(limit);
+        }
+        let message = finished
+            .guest_error
+            .take()
+            .unwrap_or_else(|| "the guest reported a failure without an error message".into());
+        Ok(Called {
+            result: Err(message),
+            finished,
+        })
+    }
+
+    fn recycle(&self, instance: Instance) {
+        let mut pool = lock(&self.inner.pool);
+        if pool.len() < self.inner.host.config.max_idle_instances {
+            pool.push(instance);
+        }
+    }
+
+    /// A fresh instance from the pre-linked module, started as waPC starts guests: `_start`
+    /// (or `_initialize` for a WASI reactor) then `wapc_init`, each if exported, each under the
+    /// deadline.
+    fn instantiate(&self) -> Result<Instance, Error> {
+        let inner = &*self.inner;
+        let mut store = Store::new(&inner.host.engine, State::new(inner.shared.clone()));
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(inner.host.deadline_ticks);
+        let instance = match inner.pre.instantiate(&mut store) {
+            Ok(instance) => instance,
+            Err(error) => {
+                let finished = store.data_mut().finish();
+                return Err(self.trap_error("instantiate", error, finished));
+            }
+        };
+        let missing = |export: &str| Error::MissingExport {
+            policy: inner.name.clone(),
+            export: export.into(),
+        };
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| missing("memory"))?;
+        store.data_mut().memory = Some(memory);
+        let signature = |export: &str, e: wasmtime::Error| Error::Instantiate {
+            policy: inner.name.clone(),
+            reason: format!("`{export}` has an unexpected signature: {e}"),
+        };
+        let guest_call = instance
+            .get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")
+            .map_err(|e| signature("__guest_call", e))?;
+        let starts: [&'static str; 2] = if instance.get_func(&mut store, "_start").is_some() {
+            ["_start", "wapc_init"]
+        } else {
+            ["_initialize", "wapc_init"]
+        };
+        for start in starts {
+            let Some(func) = instance.get_func(&mut store, start) else {
+                continue;
+            };
+            let func = func
+                .typed::<(), ()>(&store)
+                .map_err(|e| signature(start, e))?;
+            store.data_mut().begin(start, Vec::new(), ObjectSet::default());
+            store.set_epoch_deadline(inner.host.deadline_ticks);
+            let result = func.call(&mut store, ());
+            let finished = store.data_mut().finish();
+            match result {
+                Ok(()) => {}
+                // A command's `_start` may end with `proc_exit(0)`, as wasmtime-provider allows.
+                Err(e) if start == "_start" && matches!(e.downcast_ref(), Some(HostTrap::Exit(0))) => {}
+                Err(e) => return Err(self.trap_error(start, e, finished)),
+            }
+        }
+        Ok(Instance { store, guest_call })
+    }
+
+    fn limit_error(&self, operation: &str, finished: &Finished) -> Option<Error> {
+        let config = &self.inner.host.config;
+        if finished.memory_refused {
+            Some(Error::MemoryLimit {
+                policy: self.inner.name.clone(),
+                operation: operation.into(),
+                limit: config.memory_limit,
+            })
+        } else if finished.table_refused {
+            Some(Error::TableLimit {
+                policy: self.inner.name.clone(),
+                operation: operation.into(),
+                limit: config.table_elements_limit,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Classifies a call that ended in a trap (or another error raised inside wasmtime).
+    fn trap_error(&self, operation: &str, error: wasmtime::Error, finished: Finished) -> Error {
+        let policy = self.inner.name.clone();
+        let trap = error.downcast_ref::<Trap>().copied();
+        if trap == Some(Trap::Interrupt) {
+            return Error::Timeout {
+                policy,
+                operation: operation.into(),
+                timeout: self.inner.host.config.timeout,
+            };
+        }
+        if let Some(limit) = self.limit_error(operation, &finished) {
+            return limit;
+        }
+        let host_trap = error.downcast_ref::<HostTrap>();
+        if let Some(HostTrap::ResponseTooLarge(size)) = host_trap {
+            return Error::ResponseTooLarge {
+                policy,
+                operation: operation.into(),
+                size: *size,
+                limit: self.inner.shared.max_response_size,
+            };
+        }
+        let backtrace: Vec<String> = error
+            .downcast_ref::<WasmBacktrace>()
+            .map(|backtrace| {
+                backtrace
+                    .frames()
+                    .iter()
+                    .map(|frame| match frame.func_name() {
+                        Some(name) => name.to_owned(),
+                        None => format!("<wasm function {}>", frame.func_index()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut reason = match (trap, host_trap) {
+            (Some(trap), _) => trap.to_string(),
+            (None, Some(host_trap)) => host_trap.to_string(),
+            (None, None) => format!("{:#}", error.root_cause()),
+        };
+        if let Some(innermost) = backtrace.first() {
+            reason.push_str(&format!(" (in {innermost})"));
+        }
+        if let Some(failure) = finished.refused.into_iter().next() {
+            return Error::HostCapability {
+                policy,
+                operation: operation.into(),
+                capability: failure.capability,
+                message: failure.message,
+                guest_message: finished.guest_message.or(Some(reason)),
+            };
+        }
+        Error::Trap {
+            policy,
+            operation: operation.into(),
+            trap,
+            reason,
+            guest_message: finished.guest_message,
+            backtrace,
+        }
+    }
+
+    /// The error for a guest that returned an error: the refused host call behind it if there
+    /// was one, else the guest's own message.
+    fn guest_failure(&self, operation: &str, message: String, refused: Vec<HostCallFailure>) -> Error {
+        match refused.into_iter().next() {
+            Some(failure) => Error::HostCapability {
+                policy: self.inner.name.clone(),
+                operation: operation.into(),
+                capability: failure.capability,
+                message: failure.message,
+                guest_message: Some(message),
+            },
+            None => Error::Guest {
+                policy: self.inner.name.clone(),
+                operation: operation.into(),
+                message,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn policies_and_hosts_are_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Policy>();
+        assert_send_sync::<crate::Host>();
+        assert_send_sync::<crate::ObjectSet>();
+    }
+}

@@ -1,0 +1,240 @@
+//! The data of one instance's store: its resource limiter, the waPC call in progress, what the
+//! guest said, and the per-instance WASI state (random generator, clock origin).
+
+use crate::capabilities::HostCallFailure;
+use crate::capture::Capture;
+use crate::objects::ObjectSet;
+use aksid_metadata::ContextAwareResource;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::{Memory, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+
+/// What all instances of one policy share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub allowed: Vec<ContextAwareResource>,
+    pub memory_limit: usize,
+    pub table_elements_limit: usize,
+    pub max_request_size: usize,
+    pub max_response_size: usize,
+    pub captured_output_limit: usize,
+}
+
+impl Shared {
+    /// Limits for a store that never runs guest code (listing the linker's definitions).
+    pub(crate) fn placeholder() -> Shared {
+        Shared {
+            allowed: Vec::new(),
+            memory_limit: 0,
+            table_elements_limit: 0,
+            max_request_size: 0,
+            max_response_size: 0,
+            captured_output_limit: 0,
+        }
+    }
+}
+
+/// Raised by host functions to stop the guest; the instance is then thrown away.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HostTrap {
+    /// A pointer/length pair outside linear memory.
+    #[error("the guest passed the host a pointer outside its memory")]
+    OutOfBounds,
+    /// No `memory` export to read from.
+    #[error("the module exports no memory named `memory`")]
+    NoMemory,
+    /// `__guest_response` or `__guest_error` larger than `max_response_size`.
+    #[error("the guest's response of {0} bytes exceeds the limit")]
+    ResponseTooLarge(usize),
+    /// A host-call payload larger than `max_request_size`.
+    #[error("the guest's host-call payload of {0} bytes exceeds the limit")]
+    HostCallTooLarge(usize),
+    /// WASI `proc_exit`.
+    #[error("the guest called proc_exit({0})")]
+    Exit(i32),
+    /// AssemblyScript `env.abort`.
+    #[error("the guest aborted: {0}")]
+    Abort(String),
+}
+
+/// `StoreLimits`, remembering whether it refused a growth (so that a guest that aborts after a
+/// failed allocation is reported as over its memory limit, not as a generic trap).
+pub(crate) struct Limiter {
+    limits: StoreLimits,
+    pub memory_refused: bool,
+    pub table_refused: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        self.memory_refused |= !allowed;
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.memory_refused = true;
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.table_growing(current, desired, maximum)?;
+        self.table_refused |= !allowed;
+        Ok(allowed)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+/// The waPC call in progress.
+#[derive(Default)]
+pub(crate) struct Call {
+    pub operation: &'static str,
+    pub request: Vec<u8>,
+    pub guest_response: Option<Vec<u8>>,
+    pub guest_error: Option<String>,
+    pub host_response: Vec<u8>,
+    pub host_error: Vec<u8>,
+}
+
+pub(crate) struct State {
+    pub limiter: Limiter,
+    pub memory: Option<Memory>,
+    pub shared: Arc<Shared>,
+    pub call: Call,
+    pub capture: Capture,
+    pub objects: ObjectSet,
+    pub refused: Vec<HostCallFailure>,
+    pub random: Drbg,
+    pub clock_origin: Instant,
+}
+
+/// What one call left behind, taken out of the state when it ends.
+pub(crate) struct Finished {
+    pub guest_response: Option<Vec<u8>>,
+    pub guest_error: Option<String>,
+    pub logs: Vec<crate::LogRecord>,
+    pub output: crate::CapturedOutput,
+    pub guest_message: Option<String>,
+    pub refused: Vec<HostCallFailure>,
+    pub memory_refused: bool,
+    pub table_refused: bool,
+}
+
+impl State {
+    pub(crate) fn new(shared: Arc<Shared>) -> State {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(shared.memory_limit)
+            .table_elements(shared.table_elements_limit)
+            .instances(1)
+            .memories(1)
+            .tables(8)
+            .build();
+        State {
+            limiter: Limiter {
+                limits,
+                memory_refused: false,
+                table_refused: false,
+            },
+            memory: None,
+            capture: Capture::new(shared.captured_output_limit),
+            shared,
+            call: Call::default(),
+            objects: ObjectSet::default(),
+            refused: Vec::new(),
+            random: Drbg::new(),
+            clock_origin: Instant::now(),
+        }
+    }
+
+    /// Prepares a call of `operation` with `request` as its payload.
+    pub(crate) fn begin(&mut self, operation: &'static str, request: Vec<u8>, objects: ObjectSet) {
+        self.call = Call {
+            operation,
+            request,
+            ..Call::default()
+        };
+        self.objects = objects;
+    }
+
+    /// Takes what the call produced, leaving the state ready for the next one.
+    pub(crate) fn finish(&mut self) -> Finished {
+        let call = std::mem::take(&mut self.call);
+        let guest_message = self.capture.guest_message();
+        let (logs, output) = self.capture.finish();
+        self.objects = ObjectSet::default();
+        let finished = Finished {
+            guest_response: call.guest_response,
+            guest_error: call.guest_error,
+            logs,
+            output,
+            guest_message,
+            refused: std::mem::take(&mut self.refused),
+            memory_refused: self.limiter.memory_refused,
+            table_refused: self.limiter.table_refused,
+        };
+        self.limiter.memory_refused = false;
+        self.limiter.table_refused = false;
+        finished
+    }
+}
+
+/// The generator behind WASI `random_get`: SHA-256 in counter mode over a fixed seed, so every
+/// fresh instance sees the same byte stream. Deliberately reproducible: guests use randomness
+/// for hash-map seeds, and a fixed seed keeps their iteration order, and so the order of the
+/// reasons in a rejection message, the same from run to run. Not for secrets: a policy has
+/// none to keep offline. (A request crafted against the known seeds could slow a guest's hash
+/// maps; the timeout bounds that.)
+pub(crate) struct Drbg {
+    seed: [u8; 32],
+    counter: u64,
+    block: [u8; 32],
+    used: usize,
+}
+
+impl Drbg {
+    fn new() -> Drbg {
+        Drbg {
+            seed: Sha256::digest(b"aksid-host random_get v1").into(),
+            counter: 0,
+            block: [0; 32],
+            used: 32,
+        }
+    }
+
+    pub(crate) fn fill(&mut self, out: &mut [u8]) {
+        for byte in out {
+            if self.used == self.block.len() {
+                let mut hasher = Sha256::new();
+                hasher.update(self.seed);
+                hasher.update(self.counter.to_le_bytes());
+                self.block = hasher.finalize().into();
+                self.counter += 1;
+                self.used = 0;
+            }
+            *byte = self.block[self.used];
+            self.used += 1;
+        }
+    }
+}

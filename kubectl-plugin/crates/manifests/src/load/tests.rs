@@ -1,0 +1,321 @@
+//! Loader tests: one per problem kind (the kind, and a message naming file, document and line),
+//! list flattening with lines, JSON, and the nesting limits.
+
+use super::*;
+use crate::{ProblemKind, Severity};
+
+fn load_str(name: &str, text: &str) -> Loaded {
+    load(name, text.as_bytes())
+}
+
+/// The only problem of `loaded`, checked to name `file`, `document` and `line` when printed.
+fn only_problem(
+    loaded: &Loaded,
+    kind: ProblemKind,
+    document: Option<usize>,
+    line: usize,
+) -> String {
+    assert_eq!(loaded.problems.len(), 1, "{:#?}", loaded.problems);
+    let p = &loaded.problems[0];
+    assert_eq!(p.kind, kind, "{p}");
+    assert_eq!((p.document, p.line), (document, line), "{p}");
+    let shown = p.to_string();
+    assert!(shown.starts_with(p.file.as_ref()), "{shown}");
+    if let Some(d) = document {
+        assert!(shown.contains(&format!(":{line}:")), "{shown}");
+        assert!(shown.contains(&format!("document {d}")), "{shown}");
+    }
+    shown
+}
+
+fn lines(loaded: &Loaded) -> Vec<(usize, usize, &str)> {
+    loaded
+        .objects
+        .iter()
+        .map(|m| (m.document, m.line, m.kind()))
+        .collect()
+}
+
+#[test]
+fn multi_document_yaml_keeps_documents_and_lines() {
+    let text = "# header\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n\n# comment\napiVersion: v1\nkind: Pod\n---\n---\n# only a comment\n---\napiVersion: v1\nkind: Secret\n";
+    let loaded = load_str("m.yaml", text);
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    assert_eq!(
+        lines(&loaded),
+        vec![(1, 2, "Namespace"), (2, 8, "Pod"), (5, 14, "Secret")]
+    );
+    assert_eq!(loaded.objects[0].source.as_ref(), "m.yaml");
+}
+
+#[test]
+fn malformed_yaml_maps_the_parser_line_to_the_file() {
+    let text = "apiVersion: v1\nkind: Pod\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n   bad: indent\n---\napiVersion: v1\nkind: Secret\n";
+    let loaded = load_str("bad.yaml", text);
+    let shown = only_problem(&loaded, ProblemKind::MalformedYaml, Some(2), 8);
+    assert!(shown.starts_with("bad.yaml:8:"), "{shown}");
+    assert!(shown.contains("malformed YAML: "), "{shown}");
+    assert!(
+        !shown.contains("indent"),
+        "no document content in messages: {shown}"
+    );
+    assert_eq!(lines(&loaded), vec![(1, 1, "Pod"), (3, 10, "Secret")]);
+}
+
+#[test]
+fn secondary_parser_locations_are_shifted_too() {
+    let text = "a: 1\n---\nkind: X\nmetadata:\n  ...\nspec:\n  x: 1\n  ...\n";
+    let loaded = load_str("doc.yaml", text);
+    let p = &loaded.problems[1];
+    assert_eq!(p.kind, ProblemKind::MalformedYaml);
+    assert_eq!(p.line, 9);
+    assert!(p.message.contains("line 8"), "{}", p.message);
+    assert!(!p.message.contains("line 9"), "{}", p.message);
+}
+
+#[test]
+fn malformed_json_names_its_line() {
+    let text = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Pod\",,\n}";
+    let loaded = load_str("pod.json", text);
+    let shown = only_problem(&loaded, ProblemKind::MalformedJson, Some(1), 3);
+    assert!(shown.contains("malformed JSON: "), "{shown}");
+}
+
+#[test]
+fn json_streams_lists_and_arrays() {
+    let text = "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n  {\"apiVersion\": \"v1\", \"kind\": \"Pod\"},\n  {\"apiVersion\": \"v1\",\n   \"kind\": \"Secret\"}\n]}\n[\n {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\"}\n]\n";
+    let loaded = load_str("all.json", text);
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    assert_eq!(
+        lines(&loaded),
+        vec![(1, 2, "Pod"), (1, 3, "Secret"), (2, 7, "ConfigMap")]
+    );
+}
+
+#[test]
+fn yaml_flow_style_is_not_mistaken_for_json() {
+    let loaded = load_str("flow.yaml", "{apiVersion: v1, kind: Pod}\n");
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    assert_eq!(lines(&loaded), vec![(1, 1, "Pod")]);
+}
+
+#[test]
+fn lists_are_flattened_with_item_lines() {
+    let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: a\n- apiVersion: apps/v1\n  kind: DeploymentList\n  items:\n  - apiVersion: apps/v1\n    kind: Deployment\n- kind: Service\n  apiVersion: v1\n- 3\n";
+    let loaded = load_str("list.yaml", text);
+    assert_eq!(
+        lines(&loaded),
+        vec![(1, 4, "Pod"), (1, 8, "Deployment"), (1, 13, "Service")]
+    );
+    let shown = only_problem(&loaded, ProblemKind::NotAnObject, Some(1), 15);
+    assert!(shown.contains("field items[3]"), "{shown}");
+}
+
+#[test]
+fn list_items_without_kind_name_the_item() {
+    let text =
+        "apiVersion: v1\nkind: PodList\nitems:\n  - apiVersion: v1\n    metadata: {name: a}\n";
+    let loaded = load_str("l.yaml", text);
+    let shown = only_problem(&loaded, ProblemKind::MissingField, Some(1), 4);
+    assert!(shown.contains("field items[0].kind"), "{shown}");
+}
+
+#[test]
+fn a_kind_ending_in_list_without_items_is_an_object() {
+    let loaded = load_str(
+        "a.yaml",
+        "apiVersion: example.com/v1\nkind: AllowList\nspec: {}\n",
+    );
+    assert_eq!(lines(&loaded), vec![(1, 1, "AllowList")]);
+}
+
+#[test]
+fn templates_that_fail_to_parse() {
+    let text = "apiVersion: v1\nkind: Pod\n---\n# c\n{{- if .Values.enabled }}\napiVersion: v1\nkind: Secret\n{{- end }}\n";
+    let loaded = load_str("chart/t.yaml", text);
+    let shown = only_problem(&loaded, ProblemKind::UnrenderedTemplate, Some(2), 5);
+    assert!(
+        shown.ends_with(
+            "this looks like an unrendered template; render it first (helm template ...)"
+        ),
+        "{shown}"
+    );
+    assert_eq!(lines(&loaded), vec![(1, 1, "Pod")]);
+}
+
+#[test]
+fn templates_that_parse() {
+    let text =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"{{ .Release.Name }}-config\"\n";
+    let loaded = load_str("cm.yaml", text);
+    only_problem(&loaded, ProblemKind::UnrenderedTemplate, Some(1), 4);
+    // `name: {{ .Values.x }}` parses as a flow mapping used as a key.
+    let loaded = load_str(
+        "n.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{.Name}}\n",
+    );
+    only_problem(&loaded, ProblemKind::UnrenderedTemplate, Some(1), 4);
+}
+
+#[test]
+fn go_templates_that_are_data_are_not_flagged() {
+    let text = "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nspec:\n  groups:\n  - rules:\n    - annotations:\n        summary: \"{{ $labels.instance }} down\"\n      expr: up == 0\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  t.tmpl: |\n    {{ define \"x\" }}{{ range .Alerts }}{{ end }}{{ end }}\n";
+    let loaded = load_str("rules.yaml", text);
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    assert_eq!(loaded.objects.len(), 2);
+}
+
+#[test]
+fn binary_input() {
+    let loaded = load("a.yaml", b"apiVersion: v1\0\0kind: Pod");
+    let shown = only_problem(&loaded, ProblemKind::Binary, None, 1);
+    assert_eq!(shown, "a.yaml: binary file, not a Kubernetes manifest");
+    let loaded = load("b.yaml", &[0xff, 0xfe, b'a']);
+    only_problem(&loaded, ProblemKind::Binary, None, 1);
+}
+
+#[test]
+fn empty_inputs_are_notices() {
+    for (text, message) in [
+        ("", "file is empty"),
+        ("  \n\n", "file is empty"),
+        (
+            "# nothing\n#---\n",
+            "file contains only comments, no Kubernetes objects",
+        ),
+        (
+            "---\n# a\n---\n",
+            "file contains only comments, no Kubernetes objects",
+        ),
+        ("---\nnull\n", "file contains no Kubernetes objects"),
+        (
+            "apiVersion: v1\nkind: List\nitems: []\n",
+            "file contains no Kubernetes objects",
+        ),
+    ] {
+        let loaded = load_str("e.yaml", text);
+        let shown = only_problem(&loaded, ProblemKind::Empty, None, 1);
+        assert_eq!(shown, format!("e.yaml: {message}"), "{text:?}");
+        assert_eq!(loaded.problems[0].severity, Severity::Notice);
+        assert!(!loaded.has_errors());
+    }
+}
+
+#[test]
+fn missing_and_mistyped_fields() {
+    let loaded = load_str("f.yaml", "---\napiVersion: v1\nmetadata: {name: x}\n");
+    let shown = only_problem(&loaded, ProblemKind::MissingField, Some(1), 2);
+    assert_eq!(
+        shown,
+        "f.yaml:2: document 1: field kind: object has no kind"
+    );
+    let loaded = load_str("f.yaml", "kind: Pod\n");
+    let shown = only_problem(&loaded, ProblemKind::MissingField, Some(1), 1);
+    assert!(shown.contains("field apiVersion"), "{shown}");
+    let loaded = load_str("f.yaml", "foo: bar\n");
+    let shown = only_problem(&loaded, ProblemKind::MissingField, Some(1), 1);
+    assert!(shown.contains("neither apiVersion nor kind"), "{shown}");
+    let loaded = load_str("f.yaml", "apiVersion: v1\nkind: [Pod]\n");
+    let shown = only_problem(&loaded, ProblemKind::WrongFieldType, Some(1), 1);
+    assert!(
+        shown.contains("field kind: kind must be a string, found a list"),
+        "{shown}"
+    );
+    let loaded = load_str("f.yaml", "apiVersion: 1\nkind: Pod\n");
+    let shown = only_problem(&loaded, ProblemKind::WrongFieldType, Some(1), 1);
+    assert!(shown.contains("field apiVersion"), "{shown}");
+    let loaded = load_str("f.yaml", "apiVersion: v1\nkind: \"\"\n");
+    only_problem(&loaded, ProblemKind::MissingField, Some(1), 1);
+}
+
+#[test]
+fn documents_that_are_not_mappings() {
+    let loaded = load_str("s.yaml", "just some text\n");
+    let shown = only_problem(&loaded, ProblemKind::NotAnObject, Some(1), 1);
+    assert!(shown.contains("document is a string"), "{shown}");
+    let loaded = load_str("s.json", "[1, {\"apiVersion\": \"v1\", \"kind\": \"Pod\"}]");
+    only_problem(&loaded, ProblemKind::NotAnObject, Some(1), 1);
+    assert_eq!(loaded.objects.len(), 1);
+}
+
+#[test]
+fn oversize_input() {
+    let options = LoadOptions::default().max_bytes(10);
+    let loaded = load_with("big.yaml", b"apiVersion: v1\nkind: Pod\n", &options);
+    let shown = only_problem(&loaded, ProblemKind::TooLarge, None, 1);
+    assert_eq!(
+        shown,
+        "big.yaml: file is 25 bytes, larger than the 10 bytes limit; raise it with --max-file-size"
+    );
+    assert_eq!(LoadOptions::default().limit(), 64 * 1024 * 1024);
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    for (name, text) in [
+        (
+            "deep.yaml",
+            format!("apiVersion: v1\nkind: Pod\nx: {}\n", "[".repeat(200_000)),
+        ),
+        ("deep.json", format!("{{\"a\": {}", "[".repeat(200_000))),
+        (
+            "deep2.yaml",
+            (0..300)
+                .map(|i| format!("{}a{i}:\n", " ".repeat(i)))
+                .collect(),
+        ),
+    ] {
+        let loaded = load_str(name, &text);
+        assert_eq!(loaded.problems.len(), 1, "{name}: {:?}", loaded.problems);
+        assert_eq!(loaded.problems[0].kind, ProblemKind::TooDeep, "{name}");
+        assert!(loaded.problems[0].document.is_some());
+    }
+    let deep_ok = format!(
+        "apiVersion: v1\nkind: Pod\nx: {}{}\n",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    assert!(load_str("ok.yaml", &deep_ok).problems.is_empty());
+}
+
+#[test]
+fn alias_bombs_are_refused() {
+    let mut text =
+        String::from("apiVersion: v1\nkind: Pod\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let p = i - 1;
+        text.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let loaded = load_str("bomb.yaml", &text);
+    only_problem(&loaded, ProblemKind::MalformedYaml, Some(1), 1);
+}
+
+#[test]
+fn duplicate_keys_are_malformed_as_kubectl_says() {
+    let loaded = load_str("d.yaml", "apiVersion: v1\nkind: Pod\nkind: Secret\n");
+    let shown = only_problem(&loaded, ProblemKind::MalformedYaml, Some(1), 1);
+    assert!(shown.contains("duplicate"), "{shown}");
+}
+
+#[test]
+fn merge_keys_tags_bom_and_crlf() {
+    let text = "\u{feff}base: &b {apiVersion: v1}\r\n<<: *b\r\nkind: !custom Pod\r\n";
+    let loaded = load_str("m.yaml", text);
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    assert_eq!(loaded.objects[0].api_version(), "v1");
+    assert_eq!(loaded.objects[0].kind(), "Pod");
+}
+
+#[test]
+fn shift_lines_rewrites_only_line_numbers() {
+    assert_eq!(
+        shift_lines(
+            "could not find expected ':' at line 13 column 1, while scanning a simple key at line 12 column 3",
+            10
+        ),
+        "could not find expected ':', while scanning a simple key at line 22 column 3"
+    );
+    assert_eq!(shift_lines("no location", 5), "no location");
+}

@@ -1,0 +1,493 @@
+//! Exceptions from `.aksid.yaml`: parsing (strict: unknown keys refused, errors name the entry
+//! and field) and applying them to rejections, with expiry.
+//!
+//! ```yaml
+//! exceptions:
+//!   - policy: no-plaintext-secret-env        # required, a policy id or "*"
+//!     match:                                 # all given fields must match; at least one required
+//!       kind: Deployment
+//!       namespace: legacy
+//!       name: "billing-*"                    # glob
+//!       file: "apps/legacy/**"               # glob on the path relative to the .aksid.yaml directory
+//!     reason: "Vendor chart; tracked in JIRA-123"   # required, non-empty
+//!     expires: 2026-12-31                    # optional; the last day the exception applies
+//! ```
+//!
+//! | rejection matches | `expires` | result |
+//! |---|---|---|
+//! | no | any | rejection stays |
+//! | yes | absent, or today or later | pass, marked with the exception; listed as used |
+//! | yes | before today | rejection stays; exception listed as expired |
+
+use crate::Date;
+use crate::model::{Finding, InputError};
+use globset::{GlobBuilder, GlobMatcher};
+use serde::Serialize;
+use serde_yaml::Value;
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// A glob (`*`, `?`, `[abc]`, `**` across directories in `file`) with its source text.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    matcher: GlobMatcher,
+}
+
+impl Pattern {
+    fn new(source: &str) -> Result<Pattern, String> {
+        let glob = GlobBuilder::new(source)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| format!("invalid glob {source:?}: {}", e.kind()))?;
+        Ok(Pattern {
+            source: source.to_owned(),
+            matcher: glob.compile_matcher(),
+        })
+    }
+
+    /// The glob as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// True when `value` matches.
+    pub fn is_match(&self, value: &str) -> bool {
+        self.matcher.is_match(value)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for Pattern {}
+
+/// One exception entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception {
+    /// 1-based position in the file (`exception #2`).
+    pub id: usize,
+    /// The policy id, or `*` for every policy.
+    pub policy: String,
+    /// Glob on the object's kind.
+    pub kind: Option<Pattern>,
+    /// Glob on the object's namespace (a cluster-scoped object has none and never matches).
+    pub namespace: Option<Pattern>,
+    /// Glob on the object's name.
+    pub name: Option<Pattern>,
+    /// Glob on the file path relative to the `.aksid.yaml` directory.
+    pub file: Option<Pattern>,
+    /// Why the exception exists.
+    pub reason: String,
+    /// The last day the exception applies.
+    pub expires: Option<Date>,
+}
+
+impl Exception {
+    /// True when the exception's policy and match fields select `finding` (expiry aside).
+    pub fn matches(&self, finding: &Finding, relative_file: Option<&str>) -> bool {
+        let field = |pattern: &Option<Pattern>, value: Option<&str>| match pattern {
+            None => true,
+            Some(p) => value.is_some_and(|v| p.is_match(v)),
+        };
+        (self.policy == "*" || self.policy == finding.policy)
+            && field(&self.kind, Some(&finding.kind))
+            && field(&self.namespace, finding.namespace.as_deref())
+            && field(&self.name, finding.name.as_deref())
+            && field(&self.file, relative_file)
+    }
+
+    /// True when the exception no longer applies on `today`.
+    pub fn is_expired(&self, today: Date) -> bool {
+        self.expires.is_some_and(|e| e < today)
+    }
+}
+
+/// The exceptions of one `.aksid.yaml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exceptions {
+    origin: String,
+    base: Option<String>,
+    entries: Vec<Exception>,
+}
+
+/// Why `.aksid.yaml` was refused: which file, which entry (1-based) and field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ExceptionsError {
+    /// The file, as passed to [`Exceptions::parse`].
+    pub origin: String,
+    /// The 1-based entry, when one is at fault.
+    pub entry: Option<usize>,
+    /// The field, when one is at fault (`match.name`).
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ExceptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.origin)?;
+        if let Some(entry) = self.entry {
+            write!(f, "exception #{entry}: ")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Exceptions used and expired in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExceptionsUsage {
+    /// Exceptions that turned at least one rejection into a pass.
+    pub used: Vec<ExceptionUse>,
+    /// Exceptions past their expiry date (they no longer apply).
+    pub expired: Vec<ExceptionUse>,
+}
+
+/// One exception in [`ExceptionsUsage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExceptionUse {
+    /// 1-based position in the file.
+    pub id: usize,
+    /// The `.aksid.yaml` it comes from.
+    pub origin: String,
+    /// The policy id or `*`.
+    pub policy: String,
+    /// Why it exists.
+    pub reason: String,
+    /// Its expiry date.
+    pub expires: Option<Date>,
+    /// Rejections it turned into passes (`used`) or would have, had it not expired (`expired`).
+    pub matched: usize,
+}
+
+const ENTRY_KEYS: &[&str] = &["policy", "match", "reason", "expires"];
+const MATCH_KEYS: &[&str] = &["kind", "namespace", "name", "file"];
+
+impl Exceptions {
+    /// Parses `.aksid.yaml` text; `origin` names it in errors and reports. An empty file, or one
+    /// without `exceptions`, has no exceptions.
+    ///
+    /// ```
+    /// use aksid_report::Exceptions;
+    /// let text = "exceptions:\n- policy: no-plaintext-secret-env\n  match: {name: 'billing-*'}\n  reason: vendor chart\n";
+    /// assert_eq!(Exceptions::parse(text, ".aksid.yaml").unwrap().entries().len(), 1);
+    /// let err = Exceptions::parse("exceptions:\n- policy: x\n  match: {kind: Pod}\n", ".aksid.yaml").unwrap_err();
+    /// assert_eq!(err.to_string(), ".aksid.yaml: exception #1: reason: is required (why is this exception needed?)");
+    /// ```
+    pub fn parse(text: &str, origin: &str) -> Result<Exceptions, ExceptionsError> {
+        let error = |entry: Option<usize>, field: Option<&str>, message: String| ExceptionsError {
+            origin: origin.to_owned(),
+            entry,
+            field: field.map(str::to_owned),
+            message,
+        };
+        let root: Value = serde_yaml::from_str(text).map_err(|e| {
+            // serde_yaml's message carries the location; it never quotes values.
+            error(None, None, format!("not valid YAML: {e}"))
+        })?;
+        let mut exceptions = Exceptions {
+            origin: origin.to_owned(),
+            base: None,
+            entries: Vec::new(),
+        };
+        let root = match root {
+            Value::Null => return Ok(exceptions),
+            Value::Mapping(m) => m,
+            _ => {
+                return Err(error(
+                    None,
+                    None,
+                    "must be a mapping with an `exceptions` list".to_owned(),
+                ));
+            }
+        };
+        let mut list = None;
+        for (k, v) in root {
+            match k.as_str() {
+                Some("exceptions") => list = Some(v),
+                Some(other) => {
+                    return Err(error(
+                        None,
+                        Some(other),
+                        "unknown key (the file holds only `exceptions`)".to_owned(),
+                    ));
+                }
+                None => return Err(error(None, None, "keys must be strings".to_owned())),
+            }
+        }
+        let items = match list {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Sequence(items)) => items,
+            Some(_) => {
+                return Err(error(
+                    None,
+                    Some("exceptions"),
+                    "must be a list of exceptions".to_owned(),
+                ));
+            }
+        };
+        for (i, item) in items.into_iter().enumerate() {
+            let id = i + 1;
+            let entry = parse_entry(id, item)
+                .map_err(|(field, message)| error(Some(id), field.as_deref(), message))?;
+            exceptions.entries.push(entry);
+        }
+        Ok(exceptions)
+    }
+
+    /// Sets the directory `file` globs are relative to: the `.aksid.yaml` directory, written the
+    /// way the report's file names are (both relative to the working directory, or both
+    /// absolute). Without a base, file names are matched as they are.
+    pub fn with_base(mut self, base: impl Into<String>) -> Self {
+        self.base = Some(base.into());
+        self
+    }
+
+    /// The file, as passed to [`Exceptions::parse`].
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The entries, in file order.
+    pub fn entries(&self) -> &[Exception] {
+        &self.entries
+    }
+
+    /// `file` relative to the base, lexically (`./a/../b.yaml` is `b.yaml`); `None` when it is
+    /// outside the base.
+    pub fn relative_path(&self, file: &str) -> Option<String> {
+        let file = normalize(file);
+        let Some(base) = &self.base else {
+            return Some(file.join("/"));
+        };
+        let base = normalize(base);
+        file.starts_with(&base)
+            .then(|| file[base.len()..].join("/"))
+            .filter(|rest| !rest.is_empty())
+    }
+
+    /// Notices for entries naming a policy that is not in `known` (a typo would otherwise
+    /// silently except nothing). Nothing when `known` is empty.
+    pub fn unknown_policies(&self, known: &BTreeSet<&str>) -> Vec<InputError> {
+        if known.is_empty() {
+            return Vec::new();
+        }
+        self.entries
+            .iter()
+            .filter(|e| e.policy != "*" && !known.contains(e.policy.as_str()))
+            .map(|e| InputError {
+                file: self.origin.clone(),
+                document: None,
+                line: 1,
+                field: Some("policy".to_owned()),
+                kind: "unknownPolicy".to_owned(),
+                message: format!(
+                    "exception #{} names policy {:?}, which is not one of the policies of this run",
+                    e.id, e.policy
+                ),
+                policy: None,
+                object: None,
+            })
+            .collect()
+    }
+
+    /// Applies the exceptions to `results` (file globs via [`Exceptions::relative_path`]).
+    pub fn apply(&self, results: &mut [Finding], today: Date) -> ExceptionsUsage {
+        self.apply_with(results, today, &|file| self.relative_path(file))
+    }
+
+    /// Applies the exceptions to the rejections in `results`: the first matching unexpired
+    /// exception turns each into a pass marked with it. Returns the exceptions used, and the
+    /// expired ones (all of them, with how many rejections they would have matched).
+    pub fn apply_with(
+        &self,
+        results: &mut [Finding],
+        today: Date,
+        relative_path: &dyn Fn(&str) -> Option<String>,
+    ) -> ExceptionsUsage {
+        let mut matched = vec![0usize; self.entries.len()];
+        for finding in results.iter_mut().filter(|f| !f.allowed) {
+            let relative = relative_path(&finding.file);
+            let mut applied = false;
+            for (i, e) in self.entries.iter().enumerate() {
+                if !e.matches(finding, relative.as_deref()) {
+                    continue;
+                }
+                if e.is_expired(today) {
+                    matched[i] += 1;
+                } else if !applied {
+                    matched[i] += 1;
+                    applied = true;
+                    finding.allowed = true;
+                    finding.exception = Some(crate::model::AppliedException {
+                        id: e.id,
+                        reason: e.reason.clone(),
+                        expires: e.expires,
+                    });
+                }
+            }
+        }
+        let mut usage = ExceptionsUsage::default();
+        for (e, matched) in self.entries.iter().zip(matched) {
+            let entry = ExceptionUse {
+                id: e.id,
+                origin: self.origin.clone(),
+                policy: e.policy.clone(),
+                reason: e.reason.clone(),
+                expires: e.expires,
+                matched,
+            };
+            if e.is_expired(today) {
+                usage.expired.push(entry);
+            } else if matched > 0 {
+                usage.used.push(entry);
+            }
+        }
+        usage
+    }
+}
+
+/// Path components with `.` dropped, `..` applied lexically and `\` read as `/`.
+fn normalize(path: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let absolute = path.starts_with('/');
+    for part in path.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." if out.last().is_some_and(|l| l != "..") => {
+                out.pop();
+            }
+            _ => out.push(part.to_owned()),
+        }
+    }
+    if absolute {
+        out.insert(0, String::new());
+    }
+    out
+}
+
+type FieldError = (Option<String>, String);
+
+fn string_field(value: Value, field: &str) -> Result<String, FieldError> {
+    match value {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err((Some(field.to_owned()), "must be a string".to_owned())),
+    }
+}
+
+fn parse_entry(id: usize, item: Value) -> Result<Exception, FieldError> {
+    let Value::Mapping(map) = item else {
+        return Err((
+            None,
+            "must be a mapping with policy, match and reason".to_owned(),
+        ));
+    };
+    let mut exception = Exception {
+        id,
+        policy: String::new(),
+        kind: None,
+        namespace: None,
+        name: None,
+        file: None,
+        reason: String::new(),
+        expires: None,
+    };
+    let mut seen_match = false;
+    for (k, v) in map {
+        let key = k.as_str().unwrap_or_default().to_owned();
+        match key.as_str() {
+            "policy" => exception.policy = string_field(v, "policy")?.trim().to_owned(),
+            "reason" => exception.reason = string_field(v, "reason")?.trim().to_owned(),
+            "expires" => {
+                let text = string_field(v, "expires")?;
+                exception.expires =
+                    Some(text.parse().map_err(|e: crate::date::ParseDateError| {
+                        (Some("expires".to_owned()), e.to_string())
+                    })?);
+            }
+            "match" => {
+                seen_match = true;
+                parse_match(v, &mut exception)?;
+            }
+            _ => {
+                return Err((
+                    Some(key.clone()),
+                    format!("unknown key (expected one of {})", ENTRY_KEYS.join(", ")),
+                ));
+            }
+        }
+    }
+    if exception.policy.is_empty() {
+        return Err((
+            Some("policy".to_owned()),
+            "is required (a policy id, or \"*\" for every policy)".to_owned(),
+        ));
+    }
+    if exception.reason.is_empty() {
+        return Err((
+            Some("reason".to_owned()),
+            "is required (why is this exception needed?)".to_owned(),
+        ));
+    }
+    let any = exception.kind.is_some()
+        || exception.namespace.is_some()
+        || exception.name.is_some()
+        || exception.file.is_some();
+    if !seen_match || !any {
+        return Err((
+            Some("match".to_owned()),
+            format!(
+                "needs at least one of {} (an exception for everything would disable the policy)",
+                MATCH_KEYS.join(", ")
+            ),
+        ));
+    }
+    Ok(exception)
+}
+
+fn parse_match(value: Value, exception: &mut Exception) -> Result<(), FieldError> {
+    let map = match value {
+        Value::Mapping(map) => map,
+        Value::Null => return Ok(()),
+        _ => {
+            return Err((
+                Some("match".to_owned()),
+                format!("must be a mapping of {}", MATCH_KEYS.join(", ")),
+            ));
+        }
+    };
+    for (k, v) in map {
+        let key = k.as_str().unwrap_or_default().to_owned();
+        let field = format!("match.{key}");
+        let slot = match key.as_str() {
+            "kind" => &mut exception.kind,
+            "namespace" => &mut exception.namespace,
+            "name" => &mut exception.name,
+            "file" => &mut exception.file,
+            _ => {
+                return Err((
+                    Some(field),
+                    format!("unknown key (expected one of {})", MATCH_KEYS.join(", ")),
+                ));
+            }
+        };
+        let text = string_field(v, &field)?;
+        if text.is_empty() {
+            return Err((Some(field), "must not be empty".to_owned()));
+        }
+        *slot = Some(Pattern::new(&text).map_err(|m| (Some(field.clone()), m))?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+//! Renderers: pure functions from a [`Report`] to the text of one output format.
+
+mod junit;
+mod sarif;
+mod text;
+
+pub use junit::junit;
+pub use sarif::sarif;
+pub use text::text;
+
+use crate::Report;
+use std::fmt;
+use std::str::FromStr;
+
+/// An output format (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Human-readable, grouped by file (the default).
+    Text,
+    /// The data model, pretty-printed (the stable `-o json` schema).
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// JUnit XML, for CI test reports.
+    Junit,
+}
+
+impl Format {
+    /// Every format, in the order help lists them.
+    pub const ALL: [Format; 4] = [Format::Text, Format::Json, Format::Sarif, Format::Junit];
+
+    /// The name `-o` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Sarif => "sarif",
+            Format::Junit => "junit",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Format, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown output format {s:?} (expected text, json, sarif or junit)")
+            })
+    }
+}
+
+/// Renders `report` in `format`; `color` (ANSI) only affects text, and should be on only when
+/// the output is a terminal.
+pub fn render(report: &Report, format: Format, color: bool) -> String {
+    match format {
+        Format::Text => text(report, color),
+        Format::Json => json(report),
+        Format::Sarif => sarif(report),
+        Format::Junit => junit(report),
+    }
+}
+
+/// The report as pretty JSON (the data model is the schema), with a final newline.
+pub fn json(report: &Report) -> String {
+    let mut out = serde_json::to_string_pretty(report).expect("the report serialises");
+    out.push('\n');
+    out
+}
+
+/// Makes untrusted text (object names, policy messages) safe to print: control characters other
+/// than newline and tab, and bidirectional overrides ("Trojan Source"), are shown escaped so a
+/// manifest cannot rewrite the terminal or hide a finding. With `single_line`, newlines and tabs
+/// are escaped too.
+pub(crate) fn sanitize(s: &str, single_line: bool) -> String {
+    s.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            let keep = (c == '\n' || c == '\t') && !single_line;
+            if (c.is_control() && !keep) || bidi {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `1 object`, `2 objects`.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests;

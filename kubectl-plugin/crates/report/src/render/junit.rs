@@ -1,0 +1,175 @@
+//! JUnit XML for CI test reports: one `<testsuite>` per policy with one `<testcase>` per object
+//! it evaluated (`<failure>` for a rejection, `<error>` for a failed evaluation, `<skipped>` for
+//! an excepted rejection), and a suite `inputs` with an `<error>` per input that could not be read.
+
+use crate::Report;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Escapes text for XML 1.0 attributes and content; characters XML 1.0 cannot carry at all
+/// (most control characters) become U+FFFD.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || matches!(c, '\u{fffe}' | '\u{ffff}') => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Content (not attributes): newlines kept as they are, for readability.
+fn escape_text(s: &str) -> String {
+    escape(s).replace("&#10;", "\n")
+}
+
+#[derive(Default)]
+struct Suite {
+    cases: String,
+    tests: usize,
+    failures: usize,
+    errors: usize,
+    skipped: usize,
+}
+
+/// The JUnit XML document.
+pub fn junit(report: &Report) -> String {
+    let mut suites: BTreeMap<String, Suite> = report
+        .policies
+        .iter()
+        .map(|p| (p.id.clone(), Suite::default()))
+        .collect();
+    for r in &report.results {
+        let suite = suites.entry(r.policy.clone()).or_default();
+        suite.tests += 1;
+        let _ = write!(
+            suite.cases,
+            "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\"",
+            escape(&r.object_label()),
+            escape(&r.file),
+            escape(&r.file),
+            r.line
+        );
+        let message = r.message.as_deref().unwrap_or("rejected");
+        let mut body = String::new();
+        if !r.allowed {
+            suite.failures += 1;
+            let first = message.lines().next().unwrap_or_default();
+            let _ = writeln!(
+                body,
+                "      <failure message=\"{}\" type=\"rejected\">{}&#10;{}:{}</failure>",
+                escape(first),
+                escape_text(message),
+                escape(&r.file),
+                r.line
+            );
+        } else if let Some(e) = &r.exception {
+            suite.skipped += 1;
+            let _ = writeln!(
+                body,
+                "      <skipped message=\"{}\"/>",
+                escape(&format!(
+                    "allowed by exception #{} ({}); the policy said: {message}",
+                    e.id, e.reason
+                ))
+            );
+        }
+        if !r.warnings.is_empty() {
+            let warnings: Vec<String> =
+                r.warnings.iter().map(|w| format!("warning: {w}")).collect();
+            let _ = writeln!(
+                body,
+                "      <system-out>{}</system-out>",
+                escape_text(&warnings.join("\n"))
+            );
+        }
+        if body.is_empty() {
+            suite.cases.push_str("/>\n");
+        } else {
+            let _ = write!(suite.cases, ">\n{body}    </testcase>\n");
+        }
+    }
+    let mut inputs = Suite::default();
+    for e in &report.errors {
+        let (suite, name) = match (&e.policy, &e.object) {
+            (Some(policy), Some(object)) => (
+                suites.entry(policy.clone()).or_default(),
+                crate::model::object_label(
+                    &object.kind,
+                    object.namespace.as_deref(),
+                    object.name.as_deref(),
+                ),
+            ),
+            _ => (
+                &mut inputs,
+                match e.document {
+                    Some(d) => format!("document {d}"),
+                    None => "file".to_owned(),
+                },
+            ),
+        };
+        suite.tests += 1;
+        suite.errors += 1;
+        let _ = write!(
+            suite.cases,
+            "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\">\n      <error message=\"{}\" type=\"{}\">{}</error>\n    </testcase>\n",
+            escape(&name),
+            escape(&e.file),
+            escape(&e.file),
+            e.line,
+            escape(&e.message),
+            escape(&e.kind),
+            escape_text(&format!("{}: {}", e.location(), e.message)),
+        );
+    }
+    let mut all: Vec<(String, Suite)> = suites.into_iter().collect();
+    if inputs.tests > 0 {
+        all.push(("inputs".to_owned(), inputs));
+    }
+    let total = |f: fn(&Suite) -> usize| all.iter().map(|(_, s)| f(s)).sum::<usize>();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"kubectl-aksid\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
+        total(|s| s.tests),
+        total(|s| s.failures),
+        total(|s| s.errors),
+        total(|s| s.skipped)
+    );
+    for (name, s) in &all {
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
+            escape(name),
+            s.tests,
+            s.failures,
+            s.errors,
+            s.skipped
+        );
+        out.push_str(&s.cases);
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape("a<b>&\"c'\n"), "a&lt;b&gt;&amp;&quot;c&apos;&#10;");
+        assert_eq!(escape("x\u{1b}[31m\u{0}"), "x\u{fffd}[31m\u{fffd}");
+        assert_eq!(escape_text("a\nb<"), "a\nb&lt;");
+    }
+}

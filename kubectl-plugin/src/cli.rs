@@ -1,0 +1,290 @@
+//! Command-line flags. Doc comments are the help text; `after_help` shows worked examples.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const EXAMPLES: &str = "\
+Examples:
+  kubectl aksid check -f deploy/                     check every manifest under deploy/
+  helm template my-chart | kubectl aksid check -f -  check a rendered chart from stdin
+  kubectl aksid check -f k8s/ -o sarif > aksid.sarif  SARIF for GitHub code scanning
+  kubectl aksid policies                              list the policies and what they check
+  kubectl aksid explain workload-identity-labels      what a policy checks, why, how to fix
+  kubectl aksid manifests --mode monitor | kubectl apply -f -   install the policies with Kubewarden
+
+Exit status: 0 everything accepted, 1 something rejected, 2 an input or a policy could not be read.";
+
+/// Check Kubernetes manifests against the aksid AKS identity controls, offline, with the same
+/// Kubewarden policy modules the cluster runs.
+#[derive(Debug, Parser)]
+#[command(name = "kubectl-aksid", bin_name = "kubectl aksid", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests (files, directories, or - for stdin) against the policies.
+    Check(CheckArgs),
+    /// List the policies with one-line descriptions.
+    Policies(PoliciesArgs),
+    /// Explain a policy: what it checks, why, its settings, a failing and a passing example.
+    Explain(ExplainArgs),
+    /// Print ClusterAdmissionPolicy manifests that install the policies with Kubewarden.
+    Manifests(ManifestsArgs),
+    /// Push a policy module to an OCI registry, as Kubewarden publishes policies.
+    Push(PushArgs),
+    /// Pull a policy module from an OCI registry into the local cache (or a file).
+    Pull(PullArgs),
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Findings grouped by file, for people.
+    Text,
+    /// The report as JSON (stable schema, see README).
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF consumers.
+    Sarif,
+    /// JUnit XML, for CI test reports.
+    Junit,
+}
+
+/// When to colour text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Options shared by every command that runs or fetches policies.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Add or replace a policy module: a .wasm path or registry://HOST/REPO:TAG[@sha256:DIGEST].
+    /// A module whose title is an aksid policy id replaces the built-in one. Repeatable.
+    #[arg(long = "policy", value_name = "MODULE")]
+    pub policies: Vec<String>,
+    /// Settings per policy: a YAML or JSON map from policy id to its settings.
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Directory for compiled modules and pulled policies [default: $XDG_CACHE_HOME/aksid, env AKSID_CACHE_DIR].
+    #[arg(long, value_name = "DIR", env = "AKSID_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile modules in memory only, without the on-disk cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// Allow plain HTTP to this registry host (localhost is always allowed). Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  kubectl aksid check -f deploy/ -f k8s/prod.yaml
+  kustomize build overlays/prod | kubectl aksid check -f -
+  kubectl aksid check -f deploy/ --settings aksid-settings.yaml -o json
+  kubectl aksid check -f deploy/ --policy registry://myacr.azurecr.io/policies/no-local-accounts:v0.1.0
+
+Each object becomes the CREATE AdmissionRequest the API server would send, and is judged by every
+policy whose rules select it, as Kubewarden would. All objects of a run are the cluster context of
+context-aware policies: a Pod and its ServiceAccount in different files are judged together.
+
+Exceptions live in .aksid.yaml at the repository root (searched upwards from the checked paths);
+each names a policy, what it matches, a reason and an optional expiry date. See README.
+
+Exit status: 0 everything accepted, 1 something rejected, 2 an input or a policy could not be read
+(the other inputs are still checked and reported). A run that finds no objects at all exits 2.")]
+pub struct CheckArgs {
+    /// Manifest files or directories (searched recursively for .yaml, .yml, .json); - reads stdin.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Namespace for namespaced objects that do not set one.
+    #[arg(short, long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// userInfo.username of the generated admission requests.
+    #[arg(long, value_name = "NAME", default_value = "kubectl-aksid")]
+    pub user: String,
+    /// userInfo.groups of the generated admission requests. Repeatable.
+    #[arg(long = "group", value_name = "GROUP", default_values_t = ["system:authenticated".to_owned()])]
+    pub groups: Vec<String>,
+    /// Exceptions file to use instead of searching for .aksid.yaml.
+    #[arg(long, value_name = "FILE")]
+    pub exceptions: Option<PathBuf>,
+    /// Ignore .aksid.yaml exceptions.
+    #[arg(long, conflicts_with = "exceptions")]
+    pub no_exceptions: bool,
+    /// Wall-clock limit per policy evaluation, e.g. 2s, 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Linear memory limit per policy instance, e.g. 256MiB.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub memory_limit: usize,
+    /// Largest manifest file read, e.g. 64MiB.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_file_size: usize,
+    /// When to colour text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Never show a progress bar (it only appears on a terminal for large runs).
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PoliciesArgs {
+    /// Print the policies as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  kubectl aksid explain no-plaintext-secret-env")]
+pub struct ExplainArgs {
+    /// Policy id, e.g. no-local-accounts.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Modes of the generated ClusterAdmissionPolicies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Rejections block requests.
+    Protect,
+    /// Rejections are only reported (start here, then switch to protect).
+    Monitor,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  kubectl aksid manifests --mode monitor | kubectl apply -f -
+  kubectl aksid manifests --registry myacr.azurecr.io/aksid --tag v0.1.0 --settings aksid-settings.yaml
+  kubectl aksid manifests --registry myacr.azurecr.io/aksid --digest   # pin each module by digest
+
+The module references default to ghcr.io/aksid/policies/<id>:v<version>. Settings are validated
+by each policy before they are written.")]
+pub struct ManifestsArgs {
+    /// Registry prefix of the modules, e.g. myacr.azurecr.io/aksid.
+    #[arg(long, value_name = "PREFIX", default_value = "ghcr.io/aksid/policies")]
+    pub registry: String,
+    /// Tag of the modules [default: v<policy version>].
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Pin each module by the digest it has in the registry (pulls each manifest).
+    #[arg(long)]
+    pub digest: bool,
+    /// Policy mode.
+    #[arg(long, value_enum, default_value_t = Mode::Protect)]
+    pub mode: Mode,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  kubectl aksid push artifacts/no-local-accounts/policy.wasm registry://myacr.azurecr.io/aksid/no-local-accounts:v0.1.0
+  kubectl aksid push no-local-accounts registry://localhost:5000/aksid/no-local-accounts:v0.1.0
+
+MODULE is a .wasm path or the id of a built-in policy. Credentials come from AKSID_REGISTRY_USERNAME /
+AKSID_REGISTRY_PASSWORD, else from the Docker config file (docker login / az acr login). Prints the
+reference pinned by digest, for ClusterAdmissionPolicy module fields.")]
+pub struct PushArgs {
+    /// The module: a .wasm path or a built-in policy id.
+    #[arg(value_name = "MODULE")]
+    pub module: String,
+    /// Destination, registry://HOST/REPO:TAG.
+    #[arg(value_name = "REFERENCE")]
+    pub reference: String,
+    /// Push a module without Kubewarden metadata.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  kubectl aksid pull registry://myacr.azurecr.io/aksid/no-local-accounts:v0.1.0
+  kubectl aksid pull registry://myacr.azurecr.io/aksid/no-local-accounts@sha256:<digest> -o policy.wasm")]
+pub struct PullArgs {
+    /// Source, registry://HOST/REPO:TAG or registry://HOST/REPO@sha256:DIGEST.
+    #[arg(value_name = "REFERENCE")]
+    pub reference: String,
+    /// Also write the module to this file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Parses `2s`, `500ms`, `1m`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = split_unit(s);
+    let n: u64 = number.parse().map_err(|_| format!("{s:?} is not a duration; use e.g. 2s or 500ms"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?}: unknown unit {unit:?}; use ms, s or m")),
+    }
+}
+
+/// Parses `256MiB`, `64M`, `1GiB`, `1048576`.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (number, unit) = split_unit(s);
+    let n: usize = number.parse().map_err(|_| format!("{s:?} is not a size; use e.g. 256MiB"))?;
+    let factor = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?}; use KiB, MiB or GiB")),
+    };
+    n.checked_mul(factor).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+fn split_unit(s: &str) -> (&str, &str) {
+    let s = s.trim();
+    let at = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    (&s[..at], s[at..].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn human_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("2h").is_err());
+        assert_eq!(parse_size("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert!(parse_size("lots").is_err());
+    }
+}

@@ -1,0 +1,223 @@
+//! `kubectl aksid check`: manifests → admission requests → policies → report.
+//!
+//! The filesystem is touched only here (reading inputs, finding `.aksid.yaml`); loading,
+//! request building and reporting are the pure `aksid-manifests` and `aksid-report` crates, and
+//! evaluation is `aksid-host`.
+
+use crate::Outcome;
+use crate::cli::{CheckArgs, ColorChoice, OutputFormat};
+use crate::inputs::{self, InputFailure};
+use crate::policy_set::{self, ReadyPolicy};
+use aksid_host::{Host, ObjectSet};
+use aksid_manifests::{LoadOptions, Manifest, RequestOptions, admission_request, load_with, selects};
+use aksid_report::{Date, Exceptions, Format, InputError, PolicyInfo, ReportBuilder, Verdict, render};
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use serde_json::Value;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// Above this many evaluations a terminal gets a progress bar.
+const PROGRESS_THRESHOLD: usize = 500;
+
+pub fn execute(args: CheckArgs) -> Result<Outcome> {
+    let modules = policy_set::modules(&args.policy)?;
+    let settings = policy_set::settings(&args.policy, &modules)?;
+    let host = Host::new(
+        policy_set::host_config(&args.policy)
+            .timeout(args.timeout)
+            .memory_limit(args.memory_limit),
+    )?;
+    let policies = policy_set::compile(&host, modules, &settings)?;
+
+    let mut report = ReportBuilder::new().default_namespace(args.namespace.clone());
+    for p in &policies {
+        report.add_policy(PolicyInfo::from_metadata(p.id.clone(), &p.metadata));
+    }
+
+    let (inputs, failures) = inputs::read_all(&args.paths, args.max_file_size);
+    for failure in failures {
+        add_input_failure(&mut report, failure);
+    }
+    let load_options = LoadOptions::default().max_bytes(args.max_file_size as u64);
+    let mut manifests: Vec<Manifest> = Vec::new();
+    for input in &inputs {
+        let loaded = load_with(&input.name, &input.bytes, &load_options);
+        report.add_file(&input.name);
+        for problem in &loaded.problems {
+            report.add_problem(problem);
+        }
+        manifests.extend(loaded.objects);
+    }
+
+    let options = RequestOptions::default()
+        .namespace(args.namespace.clone())
+        .username(args.user.clone())
+        .groups(args.groups.clone());
+    let requests: Vec<Value> = manifests.iter().map(|m| admission_request(m, &options)).collect();
+    // Every object of the run is the cluster a context-aware policy sees, with the namespace the
+    // request gives it: a Pod and its ServiceAccount in different files are judged together.
+    let mut objects = ObjectSet::new();
+    for request in &requests {
+        if let Some(object) = request.get("object") {
+            let _ = objects.insert(object.clone());
+        }
+    }
+
+    let jobs: Vec<(usize, usize)> = (0..manifests.len())
+        .flat_map(|m| (0..policies.len()).map(move |p| (m, p)))
+        .filter(|&(m, p)| selects(&policies[p].metadata, &requests[m]))
+        .collect();
+    let progress = progress_bar(&args, jobs.len());
+    let verdicts: Vec<_> = jobs
+        .par_iter()
+        .map(|&(m, p)| {
+            let policy: &ReadyPolicy = &policies[p];
+            let verdict = policy.policy.validate(&requests[m], &policy.settings, &objects);
+            progress.inc(1);
+            verdict
+        })
+        .collect();
+    progress.finish_and_clear();
+
+    for manifest in &manifests {
+        report.add_object(manifest);
+    }
+    for (&(m, p), verdict) in jobs.iter().zip(verdicts) {
+        let id = &policies[p].id;
+        match verdict {
+            Ok(v) => report.add_verdict(
+                &manifests[m],
+                id,
+                Verdict { allowed: v.accepted, message: v.message, warnings: v.warnings },
+            ),
+            Err(e) => report.add_policy_failure(&manifests[m], id, &format!("{e:#}")),
+        }
+    }
+    if manifests.is_empty() {
+        report.add_error(InputError {
+            file: args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "),
+            document: None,
+            line: 1,
+            field: None,
+            kind: "noObjects".to_owned(),
+            message: "no Kubernetes objects found; if the input comes from helm template or kustomize build, \
+                      check that step produced output"
+                .to_owned(),
+            policy: None,
+            object: None,
+        });
+    }
+
+    if !args.no_exceptions {
+        apply_exceptions(&mut report, &args)?;
+    }
+    let report = report.build();
+    let format = match args.output {
+        OutputFormat::Text => Format::Text,
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Junit => Format::Junit,
+    };
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(render::render(&report, format, color).as_bytes())?;
+    out.flush()?;
+    Ok(match report.exit_code() {
+        0 => Outcome::Clean,
+        1 => Outcome::Rejected,
+        _ => Outcome::Error,
+    })
+}
+
+fn add_input_failure(report: &mut ReportBuilder, failure: InputFailure) {
+    let entry = InputError {
+        file: failure.name,
+        document: None,
+        line: 1,
+        field: None,
+        kind: if failure.is_error { "unreadable" } else { "empty" }.to_owned(),
+        message: failure.message,
+        policy: None,
+        object: None,
+    };
+    if failure.is_error {
+        report.add_error(entry);
+    } else {
+        report.add_notice(entry);
+    }
+}
+
+/// A progress bar on stderr for large runs on a terminal; hidden otherwise, so piped output and
+/// CI logs get nothing extra.
+fn progress_bar(args: &CheckArgs, evaluations: usize) -> indicatif::ProgressBar {
+    if args.no_progress || evaluations < PROGRESS_THRESHOLD || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(evaluations as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} checking {pos}/{len} evaluations {wide_bar} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Applies `--exceptions FILE`, or the nearest `.aksid.yaml` of each checked path.
+fn apply_exceptions(report: &mut ReportBuilder, args: &CheckArgs) -> Result<()> {
+    let files: Vec<PathBuf> = match &args.exceptions {
+        Some(file) => vec![file.clone()],
+        None => {
+            let mut found: Vec<PathBuf> = args.paths.iter().filter_map(|p| find_exceptions_file(p)).collect();
+            found.sort();
+            found.dedup();
+            found
+        }
+    };
+    let today = Date::from_unix_seconds(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    );
+    for file in files {
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading exceptions file {}", file.display()))?;
+        let origin = file.display().to_string();
+        let exceptions = Exceptions::parse(&text, &origin)?;
+        let base = file
+            .parent()
+            .map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+            .and_then(|d| std::fs::canonicalize(d).ok());
+        let relative = |name: &str| -> Option<String> {
+            let path = std::fs::canonicalize(name).ok()?;
+            let rel = path.strip_prefix(base.as_ref()?).ok()?;
+            Some(rel.to_string_lossy().replace('\\', "/"))
+        };
+        report.apply_exceptions_with(&exceptions, today, &relative);
+    }
+    Ok(())
+}
+
+/// `.aksid.yaml` in the path's directory or an ancestor, stopping at the repository root (the
+/// directory holding `.git`).
+fn find_exceptions_file(path: &Path) -> Option<PathBuf> {
+    let start = if path.as_os_str() == "-" {
+        std::env::current_dir().ok()?
+    } else {
+        let absolute = std::fs::canonicalize(path).ok()?;
+        if absolute.is_dir() { absolute } else { absolute.parent()?.to_owned() }
+    };
+    for dir in start.ancestors() {
+        let candidate = dir.join(".aksid.yaml");
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            return None;
+        }
+    }
+    None
+}

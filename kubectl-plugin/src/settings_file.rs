@@ -1,0 +1,76 @@
+//! `--settings FILE`: a YAML (or JSON) map from policy id to that policy's settings.
+//!
+//! ```yaml
+//! no-plaintext-secret-env:
+//!   allowedNames: [FEATURE_FLAG_TOKEN_AUDIENCE]
+//! no-cluster-admin-users:
+//!   allowedGroups: [platform-admins]
+//! ```
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Settings per policy id; policies without an entry get `{}`.
+#[derive(Debug, Default, Clone)]
+pub struct SettingsFile(BTreeMap<String, Value>);
+
+impl SettingsFile {
+    /// Reads and parses `path`.
+    pub fn read(path: &Path) -> Result<SettingsFile> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading settings file {}", path.display()))?;
+        SettingsFile::parse(&text).with_context(|| format!("settings file {}", path.display()))
+    }
+
+    /// Parses the text of a settings file.
+    pub fn parse(text: &str) -> Result<SettingsFile> {
+        let value: Value = serde_yaml::from_str(text).context("not valid YAML")?;
+        match value {
+            Value::Null => Ok(SettingsFile::default()),
+            Value::Object(map) => Ok(SettingsFile(map.into_iter().collect())),
+            other => bail!(
+                "expected a map from policy id to settings (e.g. `no-plaintext-secret-env: {{allowedNames: [X]}}`), got {}",
+                match other {
+                    Value::Array(_) => "a list",
+                    _ => "a scalar",
+                }
+            ),
+        }
+    }
+
+    /// The settings of `id` (`{}` when none were given).
+    pub fn get(&self, id: &str) -> Value {
+        match self.0.get(id) {
+            None | Some(Value::Null) => Value::Object(Default::default()),
+            Some(v) => v.clone(),
+        }
+    }
+
+    /// Fails when the file names policies that are not loaded: a typo must not silently
+    /// leave a policy with its defaults.
+    pub fn check_ids<'a>(&self, known: impl Iterator<Item = &'a str> + Clone) -> Result<()> {
+        for id in self.0.keys() {
+            if !known.clone().any(|k| k == id) {
+                let known: Vec<&str> = known.clone().collect();
+                bail!("settings for unknown policy {id:?}; the loaded policies are: {}", known.join(", "));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_map_and_refuses_unknown_ids() {
+        let s = SettingsFile::parse("no-local-accounts:\n  requireAzureRBAC: true\n").unwrap();
+        assert_eq!(s.get("no-local-accounts")["requireAzureRBAC"], true);
+        assert_eq!(s.get("other"), serde_json::json!({}));
+        let err = s.check_ids(["no-local-account"].into_iter()).unwrap_err().to_string();
+        assert!(err.contains("unknown policy \"no-local-accounts\""), "{err}");
+        assert!(SettingsFile::parse("- a\n").is_err());
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the OCI distribution tests (`cargo test --release -p aksid-oci`) need:
+#   - Debian's distribution registry (`docker-registry`), started by the tests on 127.0.0.1;
+#   - `skopeo` and `htpasswd` (apache2-utils), independent clients/tools the tests call;
+#   - a Python venv at `.venv/` (repo root) with `oras`, a second independent OCI client.
+# Idempotent: every step is skipped when its result is already there. Uses sudo only when not root.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+else
+    as_root=(sudo)
+fi
+
+missing=()
+command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The venv module is a separate Debian package; probe it rather than guess.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    missing+=(python3-venv)
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "install-test-tools: installing ${missing[*]}" >&2
+    "${as_root[@]}" apt-get update
+    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+venv="$repo_root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+    echo "install-test-tools: creating $venv" >&2
+    python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c 'import oras.client' >/dev/null 2>&1; then
+    echo "install-test-tools: installing oras into $venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check oras
+fi
+
+echo "install-test-tools: ok (docker-registry, skopeo, htpasswd, $venv with oras)" >&2
