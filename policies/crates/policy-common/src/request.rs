@@ -28,16 +28,18 @@ pub struct AdmissionRequest {
 }
 
 impl AdmissionRequest {
-    /// Builds the view from the `request` member of the payload. The kind falls back to the
-    /// object's own `apiVersion`/`kind` when the request's `kind` is missing.
-    pub fn from_value(request: &Value) -> Result<AdmissionRequest, String> {
+    /// Builds the view from the `request` member of the payload, moving the object out of it
+    /// rather than copying (this runs once per evaluation). The kind falls back to the object's
+    /// own `apiVersion`/`kind` when the request's `kind` is missing.
+    pub fn from_value(mut request: Value) -> Result<AdmissionRequest, String> {
         if !request.is_object() {
             return Err(format!(
                 "the request must be a JSON object, got {}",
-                json::type_name(request)
+                json::type_name(&request)
             ));
         }
-        let object = request.get("object").cloned().unwrap_or(Value::Null);
+        let object = request.get_mut("object").map(Value::take).unwrap_or(Value::Null);
+        let request = &request;
         let (object_group, object_version) =
             split_api_version(json::str_at(&object, &["apiVersion"]).unwrap_or(""));
         let field = |path: &[&str]| json::str_at(request, path).map(str::to_owned);
@@ -80,10 +82,11 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
 pub(crate) fn parse_payload<S: DeserializeOwned + Default>(
     payload: &[u8],
 ) -> Result<(AdmissionRequest, S), String> {
-    let envelope: Value = serde_json::from_slice(payload)
+    let mut envelope: Value = serde_json::from_slice(payload)
         .map_err(|e| format!("the validation payload is not valid JSON: {e}"))?;
     let request = envelope
-        .get("request")
+        .get_mut("request")
+        .map(Value::take)
         .ok_or("the validation payload has no `request` member")?;
     let request = AdmissionRequest::from_value(request)?;
     let settings = match envelope.get("settings") {
@@ -100,7 +103,7 @@ mod tests {
 
     #[test]
     fn kind_falls_back_to_the_object() {
-        let req = AdmissionRequest::from_value(&json!({
+        let req = AdmissionRequest::from_value(json!({
             "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a", "namespace": "ns"}}
         }))
         .unwrap();
@@ -114,7 +117,7 @@ mod tests {
 
     #[test]
     fn a_request_of_the_wrong_type_is_an_error() {
-        assert!(AdmissionRequest::from_value(&json!([1, 2])).is_err());
+        assert!(AdmissionRequest::from_value(json!([1, 2])).is_err());
         assert!(parse_payload::<crate::settings::NoSettings>(b"{}").is_err());
         assert!(parse_payload::<crate::settings::NoSettings>(b"nope").is_err());
     }
