@@ -12,8 +12,7 @@ mod subjects;
 #[cfg(test)]
 mod tests;
 
-use aksid_policy_common::{AdmissionRequest, ClusterContext, HostCluster, Policy, Verdict};
-use kubewarden_policy_sdk::wapc_guest::CallResult;
+use aksid_policy_common::{AdmissionRequest, ClusterContext, Policy, Verdict};
 pub use settings::Settings;
 
 /// The control, as a [`Policy`] (used natively by tests and benchmarks).
@@ -31,24 +30,4 @@ impl Policy for NoClusterAdminUsers {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-#[unsafe(no_mangle)]
-pub extern "C" fn wapc_init() {
-    use kubewarden_policy_sdk::wapc_guest as guest;
-    guest::register_function("validate", validate);
-    guest::register_function("validate_settings", validate_settings);
-    guest::register_function(
-        "protocol_version",
-        kubewarden_policy_sdk::protocol_version_guest,
-    );
-}
-
-/// waPC `validate`.
-pub fn validate(payload: &[u8]) -> CallResult {
-    aksid_policy_common::validate::<NoClusterAdminUsers>(payload, &HostCluster)
-}
-
-/// waPC `validate_settings`.
-pub fn validate_settings(payload: &[u8]) -> CallResult {
-    aksid_policy_common::validate_settings::<Settings>(payload)
-}
+aksid_policy_common::export_policy!(NoClusterAdminUsers);

@@ -175,10 +175,7 @@ fn judge_value(
     if let Some(format) = encoded::detect_base64(value) {
         return Some(format_finding("value is base64 that decodes to", format));
     }
-    if let Some((label, _)) = extras
-        .iter()
-        .find(|(_, regex)| regex.is_match(value))
-    {
+    if let Some((label, _)) = extras.iter().find(|(_, regex)| regex.is_match(value)) {
         return Some(Finding {
             problem: format!("value matches the extra pattern {label}"),
             fix: fix.to_owned(),

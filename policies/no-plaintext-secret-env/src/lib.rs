@@ -17,10 +17,7 @@ mod shape;
 #[cfg(test)]
 mod tests;
 
-use aksid_policy_common::{AdmissionRequest, ClusterContext, HostCluster, Policy, Verdict};
-#[cfg(target_arch = "wasm32")]
-use kubewarden_policy_sdk::wapc_guest as guest;
-use kubewarden_policy_sdk::wapc_guest::CallResult;
+use aksid_policy_common::{AdmissionRequest, ClusterContext, Policy, Verdict};
 pub use settings::{ExtraPattern, Settings};
 
 /// The control, as a [`Policy`] (used natively by tests and benchmarks).
@@ -38,23 +35,4 @@ impl Policy for NoPlaintextSecretEnv {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
-#[unsafe(no_mangle)]
-pub extern "C" fn wapc_init() {
-    guest::register_function("validate", validate);
-    guest::register_function("validate_settings", validate_settings);
-    guest::register_function(
-        "protocol_version",
-        kubewarden_policy_sdk::protocol_version_guest,
-    );
-}
-
-/// waPC `validate`.
-pub fn validate(payload: &[u8]) -> CallResult {
-    aksid_policy_common::validate::<NoPlaintextSecretEnv>(payload, &HostCluster)
-}
-
-/// waPC `validate_settings`.
-pub fn validate_settings(payload: &[u8]) -> CallResult {
-    aksid_policy_common::validate_settings::<Settings>(payload)
-}
+aksid_policy_common::export_policy!(NoPlaintextSecretEnv);

@@ -60,7 +60,11 @@ mod tests {
     #[case::case_sensitive_by_default("^acme$", "ACME", false)]
     #[case::word_boundary(r"\bkey\b", "monkeys", false)]
     fn matches(#[case] pattern: &str, #[case] value: &str, #[case] expected: bool) {
-        assert_eq!(compile(pattern).unwrap().is_match(value), expected, "{pattern} on {value:?}");
+        assert_eq!(
+            compile(pattern).unwrap().is_match(value),
+            expected,
+            "{pattern} on {value:?}"
+        );
     }
 
     #[rstest]

@@ -80,3 +80,50 @@ pub fn validate<P: Policy>(payload: &[u8], cluster: &dyn ClusterContext) -> Call
 pub fn validate_settings<S: DeserializeOwned + Validatable>(payload: &[u8]) -> CallResult {
     settings::validate_settings_payload::<S>(payload)
 }
+
+/// What the [`export_policy!`] expansion needs from the SDK, so policy crates need not name it.
+#[doc(hidden)]
+pub mod reexports {
+    pub use kubewarden_policy_sdk::protocol_version_guest;
+    pub use kubewarden_policy_sdk::wapc_guest;
+    pub use kubewarden_policy_sdk::wapc_guest::CallResult;
+}
+
+/// Exports a [`Policy`] as a Kubewarden waPC module: the functions `validate` and
+/// `validate_settings` (plain Rust functions, which tests and the native benchmark call
+/// directly), and `wapc_init` registering them with `protocol_version`.
+///
+/// `wapc_init` exists only in the wasm module, so the four policy crates can also be linked
+/// together natively without clashing symbols.
+///
+/// ```ignore
+/// aksid_policy_common::export_policy!(NoLocalAccounts);
+/// ```
+#[macro_export]
+macro_rules! export_policy {
+    ($policy:ty) => {
+        /// waPC `validate`: judges one admission request, looking other objects up through the
+        /// Kubewarden host.
+        pub fn validate(payload: &[u8]) -> $crate::reexports::CallResult {
+            $crate::validate::<$policy>(payload, &$crate::HostCluster)
+        }
+
+        /// waPC `validate_settings`.
+        pub fn validate_settings(payload: &[u8]) -> $crate::reexports::CallResult {
+            $crate::validate_settings::<<$policy as $crate::Policy>::Settings>(payload)
+        }
+
+        /// Registers the waPC functions Kubewarden calls.
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn wapc_init() {
+            use $crate::reexports::wapc_guest::register_function;
+            register_function("validate", validate);
+            register_function("validate_settings", validate_settings);
+            register_function(
+                "protocol_version",
+                $crate::reexports::protocol_version_guest,
+            );
+        }
+    };
+}

@@ -38,7 +38,10 @@ impl AdmissionRequest {
                 json::type_name(&request)
             ));
         }
-        let object = request.get_mut("object").map(Value::take).unwrap_or(Value::Null);
+        let object = request
+            .get_mut("object")
+            .map(Value::take)
+            .unwrap_or(Value::Null);
         let request = &request;
         let (object_group, object_version) =
             split_api_version(json::str_at(&object, &["apiVersion"]).unwrap_or(""));
