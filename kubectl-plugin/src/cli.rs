@@ -239,7 +239,9 @@ pub struct PullArgs {
 /// Parses `2s`, `500ms`, `1m`.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (number, unit) = split_unit(s);
-    let n: u64 = number.parse().map_err(|_| format!("{s:?} is not a duration; use e.g. 2s or 500ms"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; use e.g. 2s or 500ms"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" | "" => Ok(Duration::from_secs(n)),
@@ -251,7 +253,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parses `256MiB`, `64M`, `1GiB`, `1048576`.
 fn parse_size(s: &str) -> Result<usize, String> {
     let (number, unit) = split_unit(s);
-    let n: usize = number.parse().map_err(|_| format!("{s:?} is not a size; use e.g. 256MiB"))?;
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size; use e.g. 256MiB"))?;
     let factor = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
@@ -259,7 +263,8 @@ fn parse_size(s: &str) -> Result<usize, String> {
         "g" | "gb" | "gib" => 1 << 30,
         _ => return Err(format!("{s:?}: unknown unit {unit:?}; use KiB, MiB or GiB")),
     };
-    n.checked_mul(factor).ok_or_else(|| format!("{s:?} is too large"))
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 fn split_unit(s: &str) -> (&str, &str) {

@@ -20,6 +20,9 @@ pub struct InputFailure {
     pub name: String,
     /// What went wrong and what to do.
     pub message: String,
+    /// The `kind` reports give it: `tooLarge` (as aksid-manifests names an oversize input),
+    /// `noManifests` for a directory without manifest files, else `unreadable`.
+    pub kind: &'static str,
     /// Notices (e.g. an empty directory next to others) do not change the exit code.
     pub is_error: bool,
 }
@@ -45,6 +48,7 @@ pub fn read_all(paths: &[PathBuf], max_file_size: usize) -> (Vec<Input>, Vec<Inp
             Err(e) => failures.push(InputFailure {
                 name: path.display().to_string(),
                 message: format!("cannot read: {e}"),
+                kind: "unreadable",
                 is_error: true,
             }),
             Ok(meta) if meta.is_dir() => {
@@ -54,6 +58,7 @@ pub fn read_all(paths: &[PathBuf], max_file_size: usize) -> (Vec<Input>, Vec<Inp
                     failures.push(InputFailure {
                         name: path.display().to_string(),
                         message: "directory holds no .yaml, .yml or .json files".to_owned(),
+                        kind: "noManifests",
                         is_error: true,
                     });
                 }
@@ -64,25 +69,39 @@ pub fn read_all(paths: &[PathBuf], max_file_size: usize) -> (Vec<Input>, Vec<Inp
     (inputs, failures)
 }
 
-fn walk(dir: &Path, depth: usize, max: usize, inputs: &mut Vec<Input>, failures: &mut Vec<InputFailure>) {
+fn walk(
+    dir: &Path,
+    depth: usize,
+    max: usize,
+    inputs: &mut Vec<Input>,
+    failures: &mut Vec<InputFailure>,
+) {
     if depth > MAX_DEPTH {
         failures.push(InputFailure {
             name: dir.display().to_string(),
             message: format!("more than {MAX_DEPTH} directory levels deep (a symlink loop?); not descending further"),
-            is_error: true,
+            kind: "unreadable", is_error: true,
         });
         return;
     }
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
-            failures.push(InputFailure { name: dir.display().to_string(), message: format!("cannot read directory: {e}"), is_error: true });
+            failures.push(InputFailure {
+                name: dir.display().to_string(),
+                message: format!("cannot read directory: {e}"),
+                kind: "unreadable",
+                is_error: true,
+            });
             return;
         }
     };
     entries.sort();
     for path in entries {
-        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if path.is_dir() {
             // .git, .github and other dot-directories hold no manifests to check.
             if !hidden {
@@ -104,31 +123,74 @@ fn read_file(path: &Path, max: usize, inputs: &mut Vec<Input>, failures: &mut Ve
     match std::fs::metadata(path) {
         Ok(meta) if meta.len() > max as u64 => failures.push(InputFailure {
             name,
-            message: too_large(meta.len() as usize, max),
+            message: too_large(Some(meta.len()), max),
+            kind: "tooLarge",
             is_error: true,
         }),
         _ => match std::fs::read(path) {
             Ok(bytes) => inputs.push(Input { name, bytes }),
-            Err(e) => failures.push(InputFailure { name, message: format!("cannot read: {e}"), is_error: true }),
+            Err(e) => failures.push(InputFailure {
+                name,
+                message: format!("cannot read: {e}"),
+                kind: "unreadable",
+                is_error: true,
+            }),
         },
     }
 }
 
 fn read_stdin(max: usize, inputs: &mut Vec<Input>, failures: &mut Vec<InputFailure>) {
     let mut bytes = Vec::new();
-    match std::io::stdin().lock().take(max as u64 + 1).read_to_end(&mut bytes) {
-        Ok(n) if n > max => failures.push(InputFailure { name: "-".to_owned(), message: too_large(n, max), is_error: true }),
-        Ok(_) => inputs.push(Input { name: "-".to_owned(), bytes }),
-        Err(e) => failures.push(InputFailure { name: "-".to_owned(), message: format!("cannot read stdin: {e}"), is_error: true }),
+    match std::io::stdin()
+        .lock()
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+    {
+        Ok(n) if n > max => failures.push(InputFailure {
+            name: "-".to_owned(),
+            message: too_large(None, max),
+            kind: "tooLarge",
+            is_error: true,
+        }),
+        Ok(_) => inputs.push(Input {
+            name: "-".to_owned(),
+            bytes,
+        }),
+        Err(e) => failures.push(InputFailure {
+            name: "-".to_owned(),
+            message: format!("cannot read stdin: {e}"),
+            kind: "unreadable",
+            is_error: true,
+        }),
     }
 }
 
-fn too_large(size: usize, max: usize) -> String {
-    format!(
-        "file is {:.1} MiB, larger than the {:.1} MiB limit; raise it with --max-file-size",
-        size as f64 / 1048576.0,
-        max as f64 / 1048576.0
-    )
+/// `file is 2.0 KiB, larger than the 1 KiB limit; ...`, worded as aksid-manifests words its own
+/// oversize error (`LoadOptions::check_size`); `size` is `None` for stdin, which is not read past
+/// the limit.
+fn too_large(size: Option<u64>, max: usize) -> String {
+    let limit = human_size(max as u64, false);
+    match size {
+        Some(size) => format!(
+            "file is {}, larger than the {limit} limit; raise it with --max-file-size",
+            human_size(size, true)
+        ),
+        None => format!("stdin holds more than the {limit} limit; raise it with --max-file-size"),
+    }
+}
+
+/// `64 MiB`, `2.0 KiB`, `12 bytes`; `one_decimal` always prints one (for sizes, not limits).
+fn human_size(bytes: u64, one_decimal: bool) -> String {
+    let units = [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    let Some(&(factor, unit)) = units.iter().find(|(factor, _)| bytes >= *factor) else {
+        return format!("{bytes} bytes");
+    };
+    let value = bytes as f64 / factor as f64;
+    if value.fract() == 0.0 && !one_decimal {
+        format!("{value:.0} {unit}")
+    } else {
+        format!("{value:.1} {unit}")
+    }
 }
 
 #[cfg(test)]
@@ -145,12 +207,25 @@ mod tests {
             std::fs::write(dir.join(f), "kind: X").unwrap();
         }
         std::fs::write(dir.join("big.yaml"), vec![b'#'; 2048]).unwrap();
-        let (inputs, failures) = read_all(&[dir.clone(), dir.join("empty"), dir.join("missing.yaml")], 1024);
-        let names: Vec<String> = inputs.iter().map(|i| i.name.trim_start_matches(dir.to_str().unwrap()).to_owned()).collect();
+        let (inputs, failures) = read_all(
+            &[dir.clone(), dir.join("empty"), dir.join("missing.yaml")],
+            1024,
+        );
+        let names: Vec<String> = inputs
+            .iter()
+            .map(|i| i.name.trim_start_matches(dir.to_str().unwrap()).to_owned())
+            .collect();
         assert_eq!(names, ["/a.yml", "/b/z.yaml", "/c.JSON"]);
         let messages: Vec<&str> = failures.iter().map(|f| f.message.as_str()).collect();
-        assert!(messages[0].contains("larger than the 0.0 MiB limit"), "{messages:?}");
-        assert!(messages[1].contains("no .yaml, .yml or .json"), "{messages:?}");
+        assert_eq!(
+            messages[0],
+            "file is 2.0 KiB, larger than the 1 KiB limit; raise it with --max-file-size"
+        );
+        assert_eq!(failures[0].kind, "tooLarge");
+        assert!(
+            messages[1].contains("no .yaml, .yml or .json"),
+            "{messages:?}"
+        );
         assert!(messages[2].contains("cannot read"), "{messages:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -34,7 +34,10 @@ fn main() -> ExitCode {
         Ok(Outcome::Error) => ExitCode::from(2),
         Err(err) => {
             // A closed pipe (`kubectl aksid check ... | head`) is not an error worth a message.
-            if err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if err.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             let _ = std::io::stdout().flush();

@@ -24,7 +24,9 @@ pub struct Module {
 impl Module {
     /// A one-line description for listings.
     pub fn description(&self) -> &str {
-        self.metadata.annotation(aksid_metadata::DESCRIPTION).unwrap_or("")
+        self.metadata
+            .annotation(aksid_metadata::DESCRIPTION)
+            .unwrap_or("")
     }
 }
 
@@ -34,11 +36,15 @@ pub fn modules(args: &PolicyArgs) -> Result<Vec<Module>> {
     let mut modules: Vec<Module> = embedded::POLICIES
         .iter()
         .map(|(id, bytes)| {
-            let metadata = Metadata::from_wasm(bytes)
-                .ok()
-                .flatten()
-                .with_context(|| format!("the embedded module {id} has no Kubewarden metadata (a broken build)"))?;
-            Ok(Module { id: (*id).to_owned(), origin: "built-in".to_owned(), bytes: bytes.to_vec(), metadata })
+            let metadata = Metadata::from_wasm(bytes).ok().flatten().with_context(|| {
+                format!("the embedded module {id} has no Kubewarden metadata (a broken build)")
+            })?;
+            Ok(Module {
+                id: (*id).to_owned(),
+                origin: "built-in".to_owned(),
+                bytes: bytes.to_vec(),
+                metadata,
+            })
         })
         .collect::<Result<_>>()?;
     for spec in &args.policies {
@@ -53,7 +59,8 @@ pub fn modules(args: &PolicyArgs) -> Result<Vec<Module>> {
 
 fn load_module(spec: &str, args: &PolicyArgs) -> Result<Module> {
     let (bytes, origin) = if spec.starts_with("registry://") {
-        let pulled = crate::commands::registry_client(args)?.pull(&aksid_oci::Reference::parse(spec)?)?;
+        let pulled =
+            crate::commands::registry_client(args)?.pull(&aksid_oci::Reference::parse(spec)?)?;
         (pulled.bytes, format!("{spec} ({})", pulled.manifest_digest))
     } else {
         let bytes = std::fs::read(spec).with_context(|| format!("reading {spec}"))?;
@@ -73,7 +80,12 @@ fn load_module(spec: &str, args: &PolicyArgs) -> Result<Module> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| spec.to_owned()),
     };
-    Ok(Module { id, origin, bytes, metadata })
+    Ok(Module {
+        id,
+        origin,
+        bytes,
+        metadata,
+    })
 }
 
 /// Reads `--settings` and checks it only names loaded policies.
@@ -91,7 +103,10 @@ pub fn host_config(args: &PolicyArgs) -> aksid_host::HostConfig {
     let cache_dir = if args.no_cache {
         None
     } else {
-        args.cache_dir.clone().or_else(aksid_host::default_cache_dir).map(|d| d.join("modules"))
+        args.cache_dir
+            .clone()
+            .or_else(aksid_host::default_cache_dir)
+            .map(|d| d.join("modules"))
     };
     aksid_host::HostConfig::default().cache_dir(cache_dir)
 }
@@ -110,7 +125,11 @@ pub struct ReadyPolicy {
 
 /// Compiles every module and validates its settings; a module that fails to load or whose
 /// settings are invalid is an error naming the policy.
-pub fn compile(host: &aksid_host::Host, modules: Vec<Module>, settings: &SettingsFile) -> Result<Vec<ReadyPolicy>> {
+pub fn compile(
+    host: &aksid_host::Host,
+    modules: Vec<Module>,
+    settings: &SettingsFile,
+) -> Result<Vec<ReadyPolicy>> {
     use rayon::prelude::*;
     modules
         .into_par_iter()

@@ -19,7 +19,8 @@ pub struct SettingsFile(BTreeMap<String, Value>);
 impl SettingsFile {
     /// Reads and parses `path`.
     pub fn read(path: &Path) -> Result<SettingsFile> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading settings file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading settings file {}", path.display()))?;
         SettingsFile::parse(&text).with_context(|| format!("settings file {}", path.display()))
     }
 
@@ -53,7 +54,10 @@ impl SettingsFile {
         for id in self.0.keys() {
             if !known.clone().any(|k| k == id) {
                 let known: Vec<&str> = known.clone().collect();
-                bail!("settings for unknown policy {id:?}; the loaded policies are: {}", known.join(", "));
+                bail!(
+                    "settings for unknown policy {id:?}; the loaded policies are: {}",
+                    known.join(", ")
+                );
             }
         }
         Ok(())
@@ -69,8 +73,14 @@ mod tests {
         let s = SettingsFile::parse("no-local-accounts:\n  requireAzureRBAC: true\n").unwrap();
         assert_eq!(s.get("no-local-accounts")["requireAzureRBAC"], true);
         assert_eq!(s.get("other"), serde_json::json!({}));
-        let err = s.check_ids(["no-local-account"].into_iter()).unwrap_err().to_string();
-        assert!(err.contains("unknown policy \"no-local-accounts\""), "{err}");
+        let err = s
+            .check_ids(["no-local-account"].into_iter())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown policy \"no-local-accounts\""),
+            "{err}"
+        );
         assert!(SettingsFile::parse("- a\n").is_err());
     }
 }

@@ -2,7 +2,13 @@
 # Installs what the OCI distribution tests (`cargo test --release -p aksid-oci`) need:
 #   - Debian's distribution registry (`docker-registry`), started by the tests on 127.0.0.1;
 #   - `skopeo` and `htpasswd` (apache2-utils), independent clients/tools the tests call;
-#   - a Python venv at `.venv/` (repo root) with `oras`, a second independent OCI client.
+#   - a Python venv at `.venv/` (repo root) with `oras`, a second independent OCI client;
+# and what the CLI end-to-end tests (`cargo test --release -p aksid-tests --test cli`) need, in
+# the same venv: `jsonschema` (with its format checkers) to validate `-o sarif` against the
+# official SARIF 2.1.0 schema, `junitparser` as a real consumer of `-o junit`, and `pre-commit`
+# to run aksid as a remote hook (plus `git`, which pre-commit and the tests drive).
+# The distribution tests (`--test distribution`) use the same `jsonschema` to validate generated
+# ClusterAdmissionPolicies against Kubewarden's CRD (tests/schemas/), and the registry tools above.
 # Idempotent: every step is skipped when its result is already there. Uses sudo only when not root.
 set -euo pipefail
 
@@ -19,6 +25,7 @@ command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] ||
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v git >/dev/null 2>&1 || missing+=(git)
 # The venv module is a separate Debian package; probe it rather than guess.
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     missing+=(python3-venv)
@@ -39,5 +46,12 @@ if ! "$venv/bin/python" -c 'import oras.client' >/dev/null 2>&1; then
     echo "install-test-tools: installing oras into $venv" >&2
     "$venv/bin/pip" install --quiet --disable-pip-version-check oras
 fi
+# One probe for the three (`rfc3986_validator` is what makes jsonschema check `format:
+# uri-reference`); find_spec looks the modules up without importing them, which takes seconds.
+if ! "$venv/bin/python" -c 'import importlib.util as u, sys
+sys.exit(not all(u.find_spec(m) for m in ("jsonschema", "rfc3986_validator", "junitparser", "pre_commit")))' >/dev/null 2>&1; then
+    echo "install-test-tools: installing jsonschema, junitparser and pre-commit into $venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'jsonschema[format-nongpl]' junitparser pre-commit
+fi
 
-echo "install-test-tools: ok (docker-registry, skopeo, htpasswd, $venv with oras)" >&2
+echo "install-test-tools: ok (docker-registry, skopeo, htpasswd, $venv with oras, jsonschema, junitparser, pre-commit)" >&2

@@ -9,8 +9,12 @@ use crate::cli::{CheckArgs, ColorChoice, OutputFormat};
 use crate::inputs::{self, InputFailure};
 use crate::policy_set::{self, ReadyPolicy};
 use aksid_host::{Host, ObjectSet};
-use aksid_manifests::{LoadOptions, Manifest, RequestOptions, admission_request, load_with, selects};
-use aksid_report::{Date, Exceptions, Format, InputError, PolicyInfo, ReportBuilder, Verdict, render};
+use aksid_manifests::{
+    LoadOptions, Manifest, RequestOptions, admission_request, load_with, selects,
+};
+use aksid_report::{
+    Date, Exceptions, Format, InputError, PolicyInfo, ReportBuilder, Verdict, render,
+};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use serde_json::Value;
@@ -54,7 +58,10 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
         .namespace(args.namespace.clone())
         .username(args.user.clone())
         .groups(args.groups.clone());
-    let requests: Vec<Value> = manifests.iter().map(|m| admission_request(m, &options)).collect();
+    let requests: Vec<Value> = manifests
+        .iter()
+        .map(|m| admission_request(m, &options))
+        .collect();
     // Every object of the run is the cluster a context-aware policy sees, with the namespace the
     // request gives it: a Pod and its ServiceAccount in different files are judged together.
     let mut objects = ObjectSet::new();
@@ -73,7 +80,9 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
         .par_iter()
         .map(|&(m, p)| {
             let policy: &ReadyPolicy = &policies[p];
-            let verdict = policy.policy.validate(&requests[m], &policy.settings, &objects);
+            let verdict = policy
+                .policy
+                .validate(&requests[m], &policy.settings, &objects);
             progress.inc(1);
             verdict
         })
@@ -89,7 +98,11 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
             Ok(v) => report.add_verdict(
                 &manifests[m],
                 id,
-                Verdict { allowed: v.accepted, message: v.message, warnings: v.warnings },
+                Verdict {
+                    allowed: v.accepted,
+                    message: v.message,
+                    warnings: v.warnings,
+                },
             ),
             Err(e) => report.add_policy_failure(&manifests[m], id, &format!("{e:#}")),
         }
@@ -122,7 +135,9 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     let mut out = std::io::stdout().lock();
     out.write_all(render::render(&report, format, color).as_bytes())?;
@@ -140,7 +155,7 @@ fn add_input_failure(report: &mut ReportBuilder, failure: InputFailure) {
         document: None,
         line: 1,
         field: None,
-        kind: if failure.is_error { "unreadable" } else { "empty" }.to_owned(),
+        kind: failure.kind.to_owned(),
         message: failure.message,
         policy: None,
         object: None,
@@ -160,8 +175,10 @@ fn progress_bar(args: &CheckArgs, evaluations: usize) -> indicatif::ProgressBar 
     }
     let bar = indicatif::ProgressBar::new(evaluations as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} checking {pos}/{len} evaluations {wide_bar} {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} checking {pos}/{len} evaluations {wide_bar} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
 }
@@ -171,7 +188,11 @@ fn apply_exceptions(report: &mut ReportBuilder, args: &CheckArgs) -> Result<()> 
     let files: Vec<PathBuf> = match &args.exceptions {
         Some(file) => vec![file.clone()],
         None => {
-            let mut found: Vec<PathBuf> = args.paths.iter().filter_map(|p| find_exceptions_file(p)).collect();
+            let mut found: Vec<PathBuf> = args
+                .paths
+                .iter()
+                .filter_map(|p| find_exceptions_file(p))
+                .collect();
             found.sort();
             found.dedup();
             found
@@ -184,12 +205,19 @@ fn apply_exceptions(report: &mut ReportBuilder, args: &CheckArgs) -> Result<()> 
             .unwrap_or(0),
     );
     for file in files {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("reading exceptions file {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading exceptions file {}", file.display()))?;
         let origin = file.display().to_string();
         let exceptions = Exceptions::parse(&text, &origin)?;
         let base = file
             .parent()
-            .map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                }
+            })
             .and_then(|d| std::fs::canonicalize(d).ok());
         let relative = |name: &str| -> Option<String> {
             let path = std::fs::canonicalize(name).ok()?;
@@ -208,7 +236,11 @@ fn find_exceptions_file(path: &Path) -> Option<PathBuf> {
         std::env::current_dir().ok()?
     } else {
         let absolute = std::fs::canonicalize(path).ok()?;
-        if absolute.is_dir() { absolute } else { absolute.parent()?.to_owned() }
+        if absolute.is_dir() {
+            absolute
+        } else {
+            absolute.parent()?.to_owned()
+        }
     };
     for dir in start.ancestors() {
         let candidate = dir.join(".aksid.yaml");

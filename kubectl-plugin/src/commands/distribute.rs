@@ -17,19 +17,43 @@ pub fn manifests(args: ManifestsArgs) -> Result<Outcome> {
         Mode::Protect => PolicyMode::Protect,
         Mode::Monitor => PolicyMode::Monitor,
     };
-    let client = if args.digest { Some(registry_client(&args.policy)?) } else { None };
+    let client = if args.digest {
+        Some(registry_client(&args.policy)?)
+    } else {
+        None
+    };
     let ready = policy_set::compile(&host, modules, &settings)?;
     let mut out = std::io::stdout().lock();
     for policy in ready {
-        let version = policy.metadata.annotation(aksid_metadata::VERSION).unwrap_or("0.1.0");
+        let version = policy
+            .metadata
+            .annotation(aksid_metadata::VERSION)
+            .unwrap_or("0.1.0");
         let tag = args.tag.clone().unwrap_or_else(|| format!("v{version}"));
-        let mut module = format!("registry://{}/{}:{tag}", args.registry.trim_end_matches('/'), policy.id);
+        let mut module = format!(
+            "registry://{}/{}:{tag}",
+            args.registry.trim_end_matches('/'),
+            policy.id
+        );
         if let Some(client) = &client {
             let reference = aksid_oci::Reference::parse(&module)?;
-            let pulled = client.pull(&reference).with_context(|| format!("resolving the digest of {module}"))?;
-            module = format!("registry://{}/{}@{}", args.registry.trim_end_matches('/'), policy.id, pulled.manifest_digest);
+            let pulled = client
+                .pull(&reference)
+                .with_context(|| format!("resolving the digest of {module}"))?;
+            module = format!(
+                "registry://{}/{}@{}",
+                args.registry.trim_end_matches('/'),
+                policy.id,
+                pulled.manifest_digest
+            );
         }
-        let cap = cluster_admission_policy(&policy.id, &module, &policy.metadata, &policy.settings, mode);
+        let cap = cluster_admission_policy(
+            &policy.id,
+            &module,
+            &policy.metadata,
+            &policy.settings,
+            mode,
+        );
         writeln!(out, "---\n{}", serde_yaml::to_string(&cap)?.trim_end())?;
     }
     Ok(Outcome::Clean)
@@ -37,10 +61,16 @@ pub fn manifests(args: ManifestsArgs) -> Result<Outcome> {
 
 /// Pushes a module (a path or a built-in id) and prints the digest-pinned reference.
 pub fn push(args: PushArgs) -> Result<Outcome> {
-    let bytes = match crate::embedded::POLICIES.iter().find(|(id, _)| *id == args.module) {
+    let bytes = match crate::embedded::POLICIES
+        .iter()
+        .find(|(id, _)| *id == args.module)
+    {
         Some((_, bytes)) => bytes.to_vec(),
         None => std::fs::read(&args.module).with_context(|| {
-            format!("reading {}; MODULE is a .wasm path or a built-in policy id", args.module)
+            format!(
+                "reading {}; MODULE is a .wasm path or a built-in policy id",
+                args.module
+            )
         })?,
     };
     let reference = aksid_oci::Reference::parse(&args.reference)?;
@@ -56,16 +86,27 @@ pub fn pull(args: PullArgs) -> Result<Outcome> {
     let metadata = aksid_metadata::Metadata::from_wasm(&pulled.bytes)?;
     if let Some(path) = &args.output {
         if path.is_dir() {
-            bail!("{} is a directory; give a file name such as policy.wasm", path.display());
+            bail!(
+                "{} is a directory; give a file name such as policy.wasm",
+                path.display()
+            );
         }
-        std::fs::write(path, &pulled.bytes).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, &pulled.bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
-    let title = metadata.as_ref().and_then(|m| m.title().map(str::to_owned)).unwrap_or_else(|| "(no metadata)".into());
+    let title = metadata
+        .as_ref()
+        .and_then(|m| m.title().map(str::to_owned))
+        .unwrap_or_else(|| "(no metadata)".into());
     eprintln!(
         "pulled {title} {} ({} bytes{})",
         pulled.manifest_digest,
         pulled.bytes.len(),
-        if pulled.from_cache { ", from cache" } else { "" }
+        if pulled.from_cache {
+            ", from cache"
+        } else {
+            ""
+        }
     );
     println!("{}", reference.with_digest(&pulled.manifest_digest)?);
     Ok(Outcome::Clean)

@@ -11,15 +11,28 @@ pub fn execute(args: ExplainArgs) -> Result<Outcome> {
     let modules = policy_set::modules(&args.policy)?;
     let Some(module) = modules.iter().find(|m| m.id == args.id) else {
         let ids: Vec<&str> = modules.iter().map(|m| m.id.as_str()).collect();
-        bail!("no policy {:?}; the policies are: {}", args.id, ids.join(", "));
+        bail!(
+            "no policy {:?}; the policies are: {}",
+            args.id,
+            ids.join(", ")
+        );
     };
     let mut out = std::io::stdout().lock();
     match module.metadata.annotation(aksid_metadata::USAGE) {
         Some(usage) => writeln!(out, "{}", usage.trim_end())?,
-        None => writeln!(out, "{}: {}\n\n(the module carries no usage text)", module.id, module.description())?,
+        None => writeln!(
+            out,
+            "{}: {}\n\n(the module carries no usage text)",
+            module.id,
+            module.description()
+        )?,
     }
     let rules = serde_yaml::to_string(&module.metadata.rules)?;
-    writeln!(out, "\n## Objects it judges (Kubewarden rules)\n\n{}", rules.trim_end())?;
+    writeln!(
+        out,
+        "\n## Objects it judges (Kubewarden rules)\n\n{}",
+        rules.trim_end()
+    )?;
     if !module.metadata.context_aware_resources.is_empty() {
         let kinds: Vec<String> = module
             .metadata
@@ -27,7 +40,11 @@ pub fn execute(args: ExplainArgs) -> Result<Outcome> {
             .iter()
             .map(|r| format!("{} {}", r.api_version, r.kind))
             .collect();
-        writeln!(out, "\nReads other objects of the cluster (or of the checked manifests): {}", kinds.join(", "))?;
+        writeln!(
+            out,
+            "\nReads other objects of the cluster (or of the checked manifests): {}",
+            kinds.join(", ")
+        )?;
     }
     Ok(Outcome::Clean)
 }

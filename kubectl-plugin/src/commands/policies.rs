@@ -26,12 +26,18 @@ pub fn execute(args: PoliciesArgs) -> Result<Outcome> {
     }
     let width = modules.iter().map(|m| m.id.len()).max().unwrap_or(0);
     for m in &modules {
-        let severity = m.metadata.annotation(aksid_metadata::SEVERITY).unwrap_or("-");
+        let severity = m
+            .metadata
+            .annotation(aksid_metadata::SEVERITY)
+            .unwrap_or("-");
         writeln!(out, "{:width$}  {:8}  {}", m.id, severity, m.description())?;
         if m.origin != "built-in" {
             writeln!(out, "{:width$}            from {}", "", m.origin)?;
         }
     }
-    writeln!(out, "\nRun `kubectl aksid explain ID` for what a policy checks, why, and its settings.")?;
+    writeln!(
+        out,
+        "\nRun `kubectl aksid explain ID` for what a policy checks, why, and its settings."
+    )?;
     Ok(Outcome::Clean)
 }

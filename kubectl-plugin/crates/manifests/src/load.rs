@@ -218,7 +218,10 @@ impl Loader {
                 } else {
                     (
                         ProblemKind::MalformedYaml,
-                        format!("malformed YAML: {}", shift_lines(&message, offset)),
+                        format!(
+                            "malformed YAML: {}",
+                            redact_quoted(&shift_lines(&message, offset))
+                        ),
                     )
                 };
                 return self.push(
@@ -279,7 +282,7 @@ impl Loader {
             } else {
                 (
                     ProblemKind::MalformedJson,
-                    format!("malformed JSON: {}", error.message),
+                    format!("malformed JSON: {}", redact_quoted(&error.message)),
                 )
             };
             return self.push(
@@ -475,6 +478,31 @@ impl Loader {
 /// Drops the first ` at line N column M` from a parser message (the problem carries that
 /// location itself) and adds `offset` to every other `line N` (serde_yaml counts lines from the
 /// document's first line, the report from the file's).
+/// Parser messages quote the offending scalar (`invalid type: string "…"`), which may be a
+/// secret: every quoted span is replaced by `…`, the line and column say where to look.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest[open..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..=open]);
+        let after = &rest[open + 1..];
+        match after.find(quote) {
+            Some(close) => {
+                out.push('…');
+                out.push(quote);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('…');
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn shift_lines(message: &str, offset: usize) -> String {
     let primary = message.find(" at line ").and_then(|i| {
         let rest = &message[i + " at line ".len()..];

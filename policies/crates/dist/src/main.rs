@@ -20,13 +20,20 @@ const MAX_MODULE_BYTES: usize = 600 * 1024;
 
 /// Write the distributable set (annotated modules, manifests, SHA256SUMS) to a directory.
 #[derive(Parser)]
-#[command(version, after_help = "Example:\n  cargo build --release --target wasm32-wasip1 -p no-local-accounts ...\n  aksid-dist --policies policies --modules target/wasm32-wasip1/release --out artifacts")]
+#[command(
+    version,
+    after_help = "Example:\n  cargo build --release --target wasm32-wasip1 -p no-local-accounts ...\n  aksid-dist --policies policies --modules target/wasm32-wasip1/release --out artifacts"
+)]
 struct Args {
     /// Folder holding one folder per policy (each with metadata.yml and README.md).
     #[arg(long, value_name = "DIR", default_value = "policies")]
     policies: PathBuf,
     /// Folder holding the built modules (`<crate_name>.wasm`).
-    #[arg(long, value_name = "DIR", default_value = "target/wasm32-wasip1/release")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "target/wasm32-wasip1/release"
+    )]
     modules: PathBuf,
     /// Output folder; files aksid-dist writes are replaced, others left alone.
     #[arg(long, value_name = "DIR", default_value = "artifacts")]
@@ -48,7 +55,11 @@ fn main() {
 
 fn run(args: &Args) -> Result<()> {
     let ids = policy_ids(&args.policies)?;
-    ensure!(!ids.is_empty(), "no policy folders with metadata.yml under {}", args.policies.display());
+    ensure!(
+        !ids.is_empty(),
+        "no policy folders with metadata.yml under {}",
+        args.policies.display()
+    );
     fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut written = Vec::new();
     for id in &ids {
@@ -73,7 +84,12 @@ fn policy_ids(dir: &Path) -> Result<Vec<String>> {
     for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         if path.join("metadata.yml").is_file() {
-            ids.push(path.file_name().unwrap_or_default().to_string_lossy().into_owned());
+            ids.push(
+                path.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
     }
     ids.sort();
@@ -86,24 +102,51 @@ fn write_policy(args: &Args, id: &str) -> Result<Vec<String>> {
     let metadata_yml = read_text(&dir.join("metadata.yml"))?;
     let readme = read_text(&dir.join("README.md"))?;
     let mut metadata = Metadata::from_yaml(&metadata_yml).context("metadata.yml")?;
-    ensure!(metadata.title() == Some(id), "metadata.yml: io.kubewarden.policy.title must be {id:?}");
-    metadata.annotations.insert(aksid_metadata::USAGE.to_owned(), readme);
+    ensure!(
+        metadata.title() == Some(id),
+        "metadata.yml: io.kubewarden.policy.title must be {id:?}"
+    );
+    metadata
+        .annotations
+        .insert(aksid_metadata::USAGE.to_owned(), readme);
     let module_path = args.modules.join(format!("{}.wasm", id.replace('-', "_")));
     let module = fs::read(&module_path).with_context(|| {
-        format!("reading {}; build it first: cargo build --release --target wasm32-wasip1 -p {id}", module_path.display())
+        format!(
+            "reading {}; build it first: cargo build --release --target wasm32-wasip1 -p {id}",
+            module_path.display()
+        )
     })?;
     let annotated = annotate(&module, &metadata.with_protocol_version())?;
     if annotated.len() > MAX_MODULE_BYTES {
-        bail!("annotated module is {} KiB, over the {} KiB budget", annotated.len() / 1024, MAX_MODULE_BYTES / 1024);
+        bail!(
+            "annotated module is {} KiB, over the {} KiB budget",
+            annotated.len() / 1024,
+            MAX_MODULE_BYTES / 1024
+        );
     }
-    let version = metadata.annotation(aksid_metadata::VERSION).unwrap_or("0.1.0").to_owned();
+    let version = metadata
+        .annotation(aksid_metadata::VERSION)
+        .unwrap_or("0.1.0")
+        .to_owned();
     let image = format!("{}/{id}:v{version}", args.registry);
-    let policy = cluster_admission_policy(id, &format!("registry://{image}"), &metadata, &json!({}), PolicyMode::Protect);
+    let policy = cluster_admission_policy(
+        id,
+        &format!("registry://{image}"),
+        &metadata,
+        &json!({}),
+        PolicyMode::Protect,
+    );
     let files = [
         ("policy.wasm", annotated),
         ("metadata.yml", metadata_yml.into_bytes()),
-        ("artifacthub-pkg.yml", artifacthub_pkg(id, &version, &image, &metadata, &args.created_at)?.into_bytes()),
-        ("cluster-admission-policy.yaml", serde_yaml::to_string(&policy)?.into_bytes()),
+        (
+            "artifacthub-pkg.yml",
+            artifacthub_pkg(id, &version, &image, &metadata, &args.created_at)?.into_bytes(),
+        ),
+        (
+            "cluster-admission-policy.yaml",
+            serde_yaml::to_string(&policy)?.into_bytes(),
+        ),
     ];
     let out = args.out.join(id);
     fs::create_dir_all(&out)?;
@@ -117,11 +160,20 @@ fn write_policy(args: &Args, id: &str) -> Result<Vec<String>> {
 }
 
 /// The Artifact Hub package description, in the shape `kwctl scaffold artifacthub` writes.
-fn artifacthub_pkg(id: &str, version: &str, image: &str, metadata: &Metadata, created_at: &str) -> Result<String> {
+fn artifacthub_pkg(
+    id: &str,
+    version: &str,
+    image: &str,
+    metadata: &Metadata,
+    created_at: &str,
+) -> Result<String> {
     let annotation = |k: &str| metadata.annotation(k).unwrap_or_default().to_owned();
     let rules = serde_yaml::to_string(&metadata.rules)?;
     let mut annotations = serde_json::Map::new();
-    annotations.insert("kubewarden/mutation".into(), json!(metadata.mutating.to_string()));
+    annotations.insert(
+        "kubewarden/mutation".into(),
+        json!(metadata.mutating.to_string()),
+    );
     annotations.insert("kubewarden/rules".into(), json!(rules));
     if !metadata.context_aware_resources.is_empty() {
         annotations.insert(
@@ -129,7 +181,11 @@ fn artifacthub_pkg(id: &str, version: &str, image: &str, metadata: &Metadata, cr
             json!(serde_yaml::to_string(&metadata.context_aware_resources)?),
         );
     }
-    let resources: Vec<String> = metadata.rules.iter().flat_map(|r| r.resources.clone()).collect();
+    let resources: Vec<String> = metadata
+        .rules
+        .iter()
+        .flat_map(|r| r.resources.clone())
+        .collect();
     annotations.insert("kubewarden/resources".into(), json!(resources.join(",")));
     let pkg = json!({
         "version": version,

@@ -319,3 +319,14 @@ fn shift_lines_rewrites_only_line_numbers() {
     );
     assert_eq!(shift_lines("no location", 5), "no location");
 }
+
+#[test]
+fn parser_messages_never_quote_document_content() {
+    let secret = "Xq48Q~fakeFAKEfake0123456789abcdefGHIJ.kl";
+    let text =
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  generation: !!int {secret}\n");
+    let loaded = crate::load("pod.yaml", text.as_bytes());
+    let shown = loaded.problems[0].to_string();
+    assert!(shown.contains("malformed YAML: "), "{shown}");
+    assert!(!shown.contains(&secret[..8]), "{shown}");
+}
