@@ -200,7 +200,7 @@ fn kind_description(subject: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aksid_policy_common::testing::ObjectSet;
+    use aksid_policy_common::testing::{ObjectSet, assert_messages_start_with};
     use aksid_policy_common::verdict::MAX_LISTED;
     use rstest::rstest;
     use serde_json::json;
@@ -276,18 +276,7 @@ mod tests {
             "subjects[2] ServiceAccount default: ",
             "subjects[3] Group system:serviceaccounts: ",
         ];
-        let actual: Vec<String> = verdict
-            .violations()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(actual.len(), expected.len(), "{actual:#?}");
-        for (actual, expected) in actual.iter().zip(expected) {
-            assert!(
-                actual.starts_with(expected),
-                "expected\n```\n{expected}\n```\ngot\n```\n{actual}\n```"
-            );
-        }
+        assert_messages_start_with(verdict.violations(), &expected);
     }
 
     #[test]

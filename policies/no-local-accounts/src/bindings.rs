@@ -67,6 +67,7 @@ fn local_account_identity(kind: &str, name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aksid_policy_common::testing::assert_messages_start_with;
     use rstest::rstest;
     use serde_json::json;
 
@@ -106,21 +107,10 @@ mod tests {
         #[case] list: Value,
         #[case] expected: &[&str],
     ) {
-        let messages: Vec<String> = validate_binding(&subjects(list), kind, name)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(
-            messages.len(),
-            expected.len(),
-            "```\n{}\n```",
-            messages.join("\n")
-        );
-        for (message, part) in messages.iter().zip(expected) {
-            assert!(
-                message.starts_with(part),
-                "expected `{part}` in:\n```\n{message}\n```"
-            );
+        let violations = validate_binding(&subjects(list), kind, name);
+        assert_messages_start_with(&violations, expected);
+        for violation in &violations {
+            let message = violation.to_string();
             assert!(
                 message.contains("; fix: bind a Microsoft Entra group by its object ID"),
                 "{message}"

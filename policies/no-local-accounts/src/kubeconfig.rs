@@ -70,6 +70,7 @@ fn holds_something(value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aksid_policy_common::testing::assert_messages_start_with;
     use rstest::rstest;
     use serde_json::json;
 
@@ -93,22 +94,7 @@ mod tests {
     #[case::users_of_wrong_type(json!({"name": "a", "user": {"token": "x"}}), &[][..])]
     fn kubeconfig_users(#[case] users: Value, #[case] expected: &[&str]) {
         let config = json!({"apiVersion": "v1", "kind": "Config", "users": users});
-        let messages: Vec<String> = validate_kubeconfig(&config)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(
-            messages.len(),
-            expected.len(),
-            "```\n{}\n```",
-            messages.join("\n")
-        );
-        for (message, part) in messages.iter().zip(expected) {
-            assert!(
-                message.starts_with(part),
-                "expected `{part}` in:\n```\n{message}\n```"
-            );
-        }
+        assert_messages_start_with(&validate_kubeconfig(&config), expected);
     }
 
     #[test]

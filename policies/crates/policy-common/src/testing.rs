@@ -267,3 +267,21 @@ pub fn corpus_mismatches<P: Policy>(policy: &str) -> Vec<String> {
     }
     mismatches
 }
+
+/// Asserts that there are as many `actual` messages as `expected` prefixes and that each message
+/// starts with its prefix, printing both as fenced blocks on failure.
+pub fn assert_messages_start_with<M: std::fmt::Display>(actual: &[M], expected: &[&str]) {
+    let actual: Vec<String> = actual.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        actual.len(),
+        expected.len(),
+        "```\n{}\n```",
+        actual.join("\n")
+    );
+    for (message, prefix) in actual.iter().zip(expected) {
+        assert!(
+            message.starts_with(prefix),
+            "expected\n```\n{prefix}\n```\ngot\n```\n{message}\n```"
+        );
+    }
+}
