@@ -130,8 +130,7 @@ struct ListResources {
 }
 
 fn parse<'de, T: Deserialize<'de>>(payload: &'de [u8]) -> Result<T, Failure> {
-    serde_json::from_slice(payload)
-        .map_err(|e| Failure::Refused(format!("invalid request: {e}")))
+    serde_json::from_slice(payload).map_err(|e| Failure::Refused(format!("invalid request: {e}")))
 }
 
 fn check_granted(context: &Context<'_>, api_version: &str, kind: &str) -> Result<(), Failure> {
@@ -153,13 +152,18 @@ fn get_resource(context: &Context<'_>, payload: &[u8]) -> Result<Vec<u8>, Failur
     let request: GetResource = parse(payload)?;
     check_granted(context, &request.api_version, &request.kind)?;
     let namespace = request.namespace.as_deref().filter(|ns| !ns.is_empty());
-    match context
-        .objects
-        .get(&request.api_version, &request.kind, namespace, &request.name)
-    {
+    match context.objects.get(
+        &request.api_version,
+        &request.kind,
+        namespace,
+        &request.name,
+    ) {
         Some(object) => Ok(serde_json::to_vec(object).unwrap_or_default()),
         None => Err(Failure::NotFound(match namespace {
-            Some(ns) => format!("{} \"{}\" not found in namespace \"{ns}\"", request.kind, request.name),
+            Some(ns) => format!(
+                "{} \"{}\" not found in namespace \"{ns}\"",
+                request.kind, request.name
+            ),
             None => format!("{} \"{}\" not found", request.kind, request.name),
         })),
     }
@@ -168,16 +172,14 @@ fn get_resource(context: &Context<'_>, payload: &[u8]) -> Result<Vec<u8>, Failur
 fn list(context: &Context<'_>, payload: &[u8], by_namespace: bool) -> Result<Vec<u8>, Failure> {
     let request: ListResources = parse(payload)?;
     check_granted(context, &request.api_version, &request.kind)?;
-    let namespace = if by_namespace {
-        Some(
-            request
-                .namespace
-                .as_deref()
-                .ok_or_else(|| Failure::Refused("invalid request: missing field `namespace`".into()))?,
-        )
-    } else {
-        None
-    };
+    let namespace =
+        if by_namespace {
+            Some(request.namespace.as_deref().ok_or_else(|| {
+                Failure::Refused("invalid request: missing field `namespace`".into())
+            })?)
+        } else {
+            None
+        };
     let labels = LabelSelector::parse(request.label_selector.as_deref().unwrap_or_default())
         .map_err(Failure::Refused)?;
     let fields = FieldSelector::parse(request.field_selector.as_deref().unwrap_or_default())
@@ -223,7 +225,13 @@ mod tests {
             allowed: &allowed,
             capture: &mut capture,
         };
-        dispatch(context, "kubewarden", namespace, operation, &serde_json::to_vec(&payload).unwrap())
+        dispatch(
+            context,
+            "kubewarden",
+            namespace,
+            operation,
+            &serde_json::to_vec(&payload).unwrap(),
+        )
     }
 
     fn ok(answer: Answer) -> Value {
@@ -250,7 +258,11 @@ mod tests {
                    "disable_cache": false, "field_masks": null, "extra": 1}),
         ));
         assert_eq!(object["metadata"]["name"], "a");
-        match call("kubernetes", "get_resource", json!({"api_version": "v1", "kind": "ConfigMap", "name": "zz", "namespace": "ns"})) {
+        match call(
+            "kubernetes",
+            "get_resource",
+            json!({"api_version": "v1", "kind": "ConfigMap", "name": "zz", "namespace": "ns"}),
+        ) {
             Answer::NotFound(m) => assert_eq!(m, r#"ConfigMap "zz" not found in namespace "ns""#),
             _ => panic!("expected not found"),
         }
@@ -265,13 +277,17 @@ mod tests {
         ));
         assert_eq!(failure.capability, "kubernetes/get_resource");
         assert!(
-            failure
-                .message
-                .starts_with("Policy has not been granted access to Kubernetes v1/Secret resources"),
+            failure.message.starts_with(
+                "Policy has not been granted access to Kubernetes v1/Secret resources"
+            ),
             "{}",
             failure.message
         );
-        let failure = refused(call("kubernetes", "list_resources_all", json!({"api_version": "v1", "kind": "Secret"})));
+        let failure = refused(call(
+            "kubernetes",
+            "list_resources_all",
+            json!({"api_version": "v1", "kind": "Secret"}),
+        ));
         assert!(failure.message.contains("contextAwareResources"));
     }
 
@@ -288,23 +304,44 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let all = json!({"api_version": "v1", "kind": "ConfigMap", "label_selector": "app=web", "field_selector": null});
-        assert_eq!(names(ok(call("kubernetes", "list_resources_all", all))), ["a", "c"]);
+        assert_eq!(
+            names(ok(call("kubernetes", "list_resources_all", all))),
+            ["a", "c"]
+        );
         let by_ns = json!({"api_version": "v1", "kind": "ConfigMap", "namespace": "ns", "label_selector": null, "field_selector": "metadata.name!=a"});
-        assert_eq!(names(ok(call("kubernetes", "list_resources_by_namespace", by_ns))), ["b"]);
+        assert_eq!(
+            names(ok(call("kubernetes", "list_resources_by_namespace", by_ns))),
+            ["b"]
+        );
         let bad = json!({"api_version": "v1", "kind": "ConfigMap", "label_selector": "app in (", "field_selector": null});
-        assert!(refused(call("kubernetes", "list_resources_all", bad)).message.contains("invalid label selector"));
+        assert!(
+            refused(call("kubernetes", "list_resources_all", bad))
+                .message
+                .contains("invalid label selector")
+        );
     }
 
     #[test]
     fn network_capabilities_are_unavailable_offline() {
-        for (ns, op) in [("kubernetes", "can_i"), ("oci", "v1/verify"), ("net", "v1/dns_lookup_host"), ("crypto", "v1/is_certificate_trusted")] {
+        for (ns, op) in [
+            ("kubernetes", "can_i"),
+            ("oci", "v1/verify"),
+            ("net", "v1/dns_lookup_host"),
+            ("crypto", "v1/is_certificate_trusted"),
+        ] {
             let failure = refused(call(ns, op, json!({})));
             assert_eq!(
                 failure.message,
-                format!("the host capability '{ns}/{op}' is not available offline (aksid evaluates policies without a cluster or network)")
+                format!(
+                    "the host capability '{ns}/{op}' is not available offline (aksid evaluates policies without a cluster or network)"
+                )
             );
         }
-        assert!(refused(call("nonsense", "op", json!({}))).message.contains("'nonsense/op'"));
+        assert!(
+            refused(call("nonsense", "op", json!({})))
+                .message
+                .contains("'nonsense/op'")
+        );
     }
 
     #[test]

@@ -89,7 +89,11 @@ impl Capture {
 
     /// Appends to stdout (`fd == 1`) or stderr (any other), dropping what exceeds the limit.
     pub(crate) fn write(&mut self, fd: u32, bytes: &[u8]) {
-        let buffer = if fd == 1 { &mut self.stdout } else { &mut self.stderr };
+        let buffer = if fd == 1 {
+            &mut self.stdout
+        } else {
+            &mut self.stderr
+        };
         let room = self.limit.saturating_sub(buffer.len());
         let kept = bytes.len().min(room);
         buffer.extend_from_slice(&bytes[..kept]);
@@ -197,7 +201,10 @@ mod tests {
         );
         assert_eq!((r.level, r.message.as_str()), (LogLevel::Warning, "m"));
         assert_eq!(r.fields["line"], 3);
-        assert_eq!(parse_log(b"\xff garbage", LogSource::Tracing).level, LogLevel::Info);
+        assert_eq!(
+            parse_log(b"\xff garbage", LogSource::Tracing).level,
+            LogLevel::Info
+        );
         assert_eq!(parse_log(b"[1]", LogSource::Tracing).message, "[1]");
     }
 

@@ -229,7 +229,12 @@ mod tests {
     #[test]
     fn unusable_configurations_are_refused() {
         assert!(HostConfig::default().check().is_ok());
-        assert!(HostConfig::default().timeout(Duration::ZERO).check().is_err());
+        assert!(
+            HostConfig::default()
+                .timeout(Duration::ZERO)
+                .check()
+                .is_err()
+        );
         assert!(
             HostConfig::default()
                 .epoch_tick(Duration::from_secs(3))

@@ -68,7 +68,9 @@ pub enum Error {
     },
 
     /// The module lacks an export every waPC guest has (`__guest_call`, `memory`).
-    #[error("policy {policy}: the module does not export `{export}`, which every waPC policy exports")]
+    #[error(
+        "policy {policy}: the module does not export `{export}`, which every waPC policy exports"
+    )]
     MissingExport {
         /// The policy.
         policy: String,
@@ -102,12 +104,14 @@ pub enum Error {
     },
 
     /// The payload for the guest is larger than the host's `max_request_size`.
-    #[error("policy {policy}: the `{operation}` payload is {size} bytes, over the {limit}-byte limit")]
+    #[error(
+        "policy {policy}: the `{operation}` payload is {size} bytes, over the {limit}-byte limit"
+    )]
     RequestTooLarge {
         /// The policy.
         policy: String,
         /// The waPC operation.
-        operation: String,
+        operation: &'static str,
         /// The payload size.
         size: usize,
         /// The configured limit.
@@ -120,7 +124,7 @@ pub enum Error {
         /// The policy.
         policy: String,
         /// The waPC operation, or `wapc_init`/`_start` during start-up.
-        operation: String,
+        operation: &'static str,
         /// The configured timeout.
         timeout: Duration,
     },
@@ -132,7 +136,7 @@ pub enum Error {
         /// The policy.
         policy: String,
         /// The waPC operation.
-        operation: String,
+        operation: &'static str,
         /// The configured limit in bytes.
         limit: usize,
     },
@@ -144,7 +148,7 @@ pub enum Error {
         /// The policy.
         policy: String,
         /// The waPC operation.
-        operation: String,
+        operation: &'static str,
         /// The configured limit in elements.
         limit: usize,
     },
@@ -159,7 +163,7 @@ pub enum Error {
         /// The policy.
         policy: String,
         /// The waPC operation.
-        operation: String,
+        operation: &'static str,
         /// The wasm trap code, when the trap came from wasm code.
         trap: Option<wasmtime::Trap>,
         /// The trap's description (and innermost function, when known).
@@ -177,19 +181,21 @@ pub enum Error {
         /// The policy.
         policy: String,
         /// The waPC operation.
-        operation: String,
+        operation: &'static str,
         /// The guest's error string.
         message: String,
     },
 
     /// The host refused a host capability during the operation, and the policy then failed
     /// (returned an error or trapped) instead of giving a verdict.
-    #[error("policy {policy} failed in `{operation}` after the host refused `{capability}`: {message}")]
+    #[error(
+        "policy {policy} failed in `{operation}` after the host refused `{capability}`: {message}"
+    )]
     HostCapability {
         /// The policy.
         policy: String,
         /// The waPC operation.
-        operation: String,
+        operation: &'static str,
         /// The refused capability, `namespace/operation` (or `binding/namespace/operation`
         /// for a binding other than `kubewarden`).
         capability: String,
@@ -200,12 +206,14 @@ pub enum Error {
     },
 
     /// The guest's response is larger than the host's `max_response_size`.
-    #[error("policy {policy}: its `{operation}` response is {size} bytes, over the {limit}-byte limit")]
+    #[error(
+        "policy {policy}: its `{operation}` response is {size} bytes, over the {limit}-byte limit"
+    )]
     ResponseTooLarge {
         /// The policy.
         policy: String,
         /// The waPC operation.
-        operation: String,
+        operation: &'static str,
         /// The size the guest announced.
         size: usize,
         /// The configured limit.
@@ -218,7 +226,7 @@ pub enum Error {
         /// The policy.
         policy: String,
         /// The waPC operation.
-        operation: String,
+        operation: &'static str,
         /// What is wrong with it.
         reason: String,
     },

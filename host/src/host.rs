@@ -46,7 +46,7 @@ impl Host {
     pub fn new(config: HostConfig) -> Result<Host, Error> {
         config.check().map_err(Error::Config)?;
         let mut wasm_config = Config::new();
-        wasm_config.epoch_interruption(std::env::var_os("AKSID_NO_EPOCH").is_none());
+        wasm_config.epoch_interruption(true);
         let engine = Engine::new(&wasm_config).map_err(|e| Error::Config(e.to_string()))?;
 
         let mut linker = Linker::new(&engine);
@@ -157,10 +157,12 @@ impl Host {
             });
         }
 
-        let (module, source) = self.compile(wasm, &sha256).map_err(|reason| Error::InvalidModule {
-            policy: policy.clone(),
-            reason,
-        })?;
+        let (module, source) =
+            self.compile(wasm, &sha256)
+                .map_err(|reason| Error::InvalidModule {
+                    policy: policy.clone(),
+                    reason,
+                })?;
         self.check_linkage(&module, &policy)?;
         let pre = self
             .inner
@@ -266,7 +268,9 @@ impl Host {
 /// A poisoned lock only means another thread panicked while holding it; the maps and pools it
 /// guards stay consistent (every update is a single insert or pop), so carry on.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Advances the engine's epoch every `tick` until the engine is dropped. Holds only a weak

@@ -68,6 +68,6 @@ pub use config::{HostConfig, default_cache_dir};
 pub use error::Error;
 pub use host::{Host, ModuleSource};
 pub use objects::{ObjectSet, ObjectSetError};
-pub use policy::Policy;
+pub use policy::{Policy, PreparedRequest};
 pub use verdict::{AdmissionResponse, AdmissionStatus, SettingsVerdict, Verdict};
 pub use wasmtime::Trap;

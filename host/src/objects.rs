@@ -163,8 +163,14 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         };
-        assert_eq!(names(set.list("v1", "ConfigMap", Some("a")).collect()), ["a/x", "a/y"]);
-        assert_eq!(names(set.list("v1", "ConfigMap", None).collect()), ["a/x", "a/y", "b/x"]);
+        assert_eq!(
+            names(set.list("v1", "ConfigMap", Some("a")).collect()),
+            ["a/x", "a/y"]
+        );
+        assert_eq!(
+            names(set.list("v1", "ConfigMap", None).collect()),
+            ["a/x", "a/y", "b/x"]
+        );
         assert_eq!(set.list("apps/v1", "ConfigMap", None).count(), 0);
         assert_eq!(set.len(), 4);
     }
@@ -179,8 +185,14 @@ mod tests {
 
     #[test]
     fn objects_without_identity_are_refused() {
-        let err = ObjectSet::from_objects([json!({"apiVersion": "v1", "kind": "Pod"})]).unwrap_err();
-        assert_eq!(err, ObjectSetError::MissingField { field: "metadata.name" });
+        let err =
+            ObjectSet::from_objects([json!({"apiVersion": "v1", "kind": "Pod"})]).unwrap_err();
+        assert_eq!(
+            err,
+            ObjectSetError::MissingField {
+                field: "metadata.name"
+            }
+        );
     }
 
     #[test]

@@ -9,7 +9,6 @@ use crate::objects::ObjectSet;
 use crate::state::{Finished, HostTrap, Shared, State};
 use crate::verdict::{SettingsVerdict, Verdict, parse_settings, parse_validation};
 use aksid_metadata::Metadata;
-use serde::Serialize;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use wasmtime::{InstancePre, Store, Trap, TypedFunc, WasmBacktrace};
@@ -33,6 +32,41 @@ struct PolicyInner {
     pre: InstancePre<State>,
     shared: Arc<Shared>,
     pool: Mutex<Vec<Instance>>,
+}
+
+/// An admission request serialised once, to be evaluated by several policies (each with its
+/// own settings) without serialising it again: pass it to [`Policy::validate_prepared`].
+#[derive(Debug, Clone)]
+pub struct PreparedRequest<'a> {
+    request: &'a Value,
+    json: Vec<u8>,
+}
+
+impl<'a> PreparedRequest<'a> {
+    /// Serialises `request` (an `AdmissionRequest`, or any JSON for raw policies).
+    pub fn new(request: &'a Value) -> PreparedRequest<'a> {
+        PreparedRequest {
+            request,
+            json: serde_json::to_vec(request).unwrap_or_default(),
+        }
+    }
+
+    /// `{"request": <request>, "settings": <settings or {}>}`.
+    fn payload(&self, settings: &Value) -> Vec<u8> {
+        const EMPTY: &[u8] = b"{}";
+        let settings = if settings.is_null() {
+            EMPTY.to_vec()
+        } else {
+            serde_json::to_vec(settings).unwrap_or_else(|_| EMPTY.to_vec())
+        };
+        let mut payload = Vec::with_capacity(self.json.len() + settings.len() + 26);
+        payload.extend_from_slice(b"{\"request\":");
+        payload.extend_from_slice(&self.json);
+        payload.extend_from_slice(b",\"settings\":");
+        payload.extend_from_slice(&settings);
+        payload.push(b'}');
+        payload
+    }
 }
 
 /// One started instance: its store and its waPC entry point.
@@ -120,7 +154,7 @@ impl Policy {
         let mut verdict = match called.result {
             Ok(bytes) => parse_settings(&bytes).map_err(|reason| Error::BadResponse {
                 policy: self.inner.name.clone(),
-                operation: "validate_settings".into(),
+                operation: "validate_settings",
                 reason,
             })?,
             Err(message) => SettingsVerdict {
@@ -138,34 +172,39 @@ impl Policy {
     /// means `{}`), answering its context-aware lookups from `objects`.
     ///
     /// The payload is `{"request": request, "settings": settings}`, exactly as policy-server
-    /// sends it. A mutation is returned as an RFC 6902 patch against `request.object`.
+    /// sends it. A mutation is returned as an RFC 6902 patch against `request.object`. To
+    /// evaluate one request with several policies, serialise it once with
+    /// [`PreparedRequest`] and call [`validate_prepared`](Self::validate_prepared).
     pub fn validate(
         &self,
         request: &Value,
         settings: &Value,
         objects: &ObjectSet,
     ) -> Result<Verdict, Error> {
-        #[derive(Serialize)]
-        struct Payload<'a> {
-            request: &'a Value,
-            settings: &'a Value,
-        }
-        let empty = Value::Object(serde_json::Map::new());
-        let settings = if settings.is_null() { &empty } else { settings };
-        let payload = serde_json::to_vec(&Payload { request, settings }).unwrap_or_default();
-        let called = self.call("validate", payload, objects)?;
+        self.validate_prepared(&PreparedRequest::new(request), settings, objects)
+    }
+
+    /// [`validate`](Self::validate) for a request serialised beforehand.
+    pub fn validate_prepared(
+        &self,
+        request: &PreparedRequest<'_>,
+        settings: &Value,
+        objects: &ObjectSet,
+    ) -> Result<Verdict, Error> {
+        let called = self.call("validate", request.payload(settings), objects)?;
         let bytes = match called.result {
             Ok(bytes) => bytes,
             Err(message) => {
                 return Err(self.guest_failure("validate", message, called.finished.refused));
             }
         };
-        let object = request.get("object").unwrap_or(&Value::Null);
-        let mut verdict = parse_validation(&bytes, object).map_err(|reason| Error::BadResponse {
-            policy: self.inner.name.clone(),
-            operation: "validate".into(),
-            reason,
-        })?;
+        let object = request.request.get("object").unwrap_or(&Value::Null);
+        let mut verdict =
+            parse_validation(&bytes, object).map_err(|reason| Error::BadResponse {
+                policy: self.inner.name.clone(),
+                operation: "validate",
+                reason,
+            })?;
         verdict.logs = called.finished.logs;
         verdict.output = called.finished.output;
         verdict.host_call_failures = called.finished.refused;
@@ -184,7 +223,7 @@ impl Policy {
         if payload.len() > limit {
             return Err(Error::RequestTooLarge {
                 policy: inner.name.clone(),
-                operation: operation.into(),
+                operation,
                 size: payload.len(),
                 limit,
             });
@@ -221,7 +260,7 @@ impl Policy {
                 }),
                 None => Err(Error::BadResponse {
                     policy: inner.name.clone(),
-                    operation: operation.into(),
+                    operation,
                     reason: "the guest reported success without handing over a response".into(),
                 }),
             };
@@ -289,32 +328,36 @@ impl Policy {
             let func = func
                 .typed::<(), ()>(&store)
                 .map_err(|e| signature(start, e))?;
-            store.data_mut().begin(start, Vec::new(), ObjectSet::default());
+            store
+                .data_mut()
+                .begin(start, Vec::new(), ObjectSet::default());
             store.set_epoch_deadline(inner.host.deadline_ticks);
             let result = func.call(&mut store, ());
             let finished = store.data_mut().finish();
             match result {
                 Ok(()) => {}
                 // A command's `_start` may end with `proc_exit(0)`, as wasmtime-provider allows.
-                Err(e) if start == "_start" && matches!(e.downcast_ref(), Some(HostTrap::Exit(0))) => {}
+                Err(e)
+                    if start == "_start" && matches!(e.downcast_ref(), Some(HostTrap::Exit(0))) => {
+                }
                 Err(e) => return Err(self.trap_error(start, e, finished)),
             }
         }
         Ok(Instance { store, guest_call })
     }
 
-    fn limit_error(&self, operation: &str, finished: &Finished) -> Option<Error> {
+    fn limit_error(&self, operation: &'static str, finished: &Finished) -> Option<Error> {
         let config = &self.inner.host.config;
         if finished.memory_refused {
             Some(Error::MemoryLimit {
                 policy: self.inner.name.clone(),
-                operation: operation.into(),
+                operation,
                 limit: config.memory_limit,
             })
         } else if finished.table_refused {
             Some(Error::TableLimit {
                 policy: self.inner.name.clone(),
-                operation: operation.into(),
+                operation,
                 limit: config.table_elements_limit,
             })
         } else {
@@ -323,13 +366,18 @@ impl Policy {
     }
 
     /// Classifies a call that ended in a trap (or another error raised inside wasmtime).
-    fn trap_error(&self, operation: &str, error: wasmtime::Error, finished: Finished) -> Error {
+    fn trap_error(
+        &self,
+        operation: &'static str,
+        error: wasmtime::Error,
+        finished: Finished,
+    ) -> Error {
         let policy = self.inner.name.clone();
         let trap = error.downcast_ref::<Trap>().copied();
         if trap == Some(Trap::Interrupt) {
             return Error::Timeout {
                 policy,
-                operation: operation.into(),
+                operation,
                 timeout: self.inner.host.config.timeout,
             };
         }
@@ -340,7 +388,7 @@ impl Policy {
         if let Some(HostTrap::ResponseTooLarge(size)) = host_trap {
             return Error::ResponseTooLarge {
                 policy,
-                operation: operation.into(),
+                operation,
                 size: *size,
                 limit: self.inner.shared.max_response_size,
             };
@@ -369,7 +417,7 @@ impl Policy {
         if let Some(failure) = finished.refused.into_iter().next() {
             return Error::HostCapability {
                 policy,
-                operation: operation.into(),
+                operation,
                 capability: failure.capability,
                 message: failure.message,
                 guest_message: finished.guest_message.or(Some(reason)),
@@ -377,7 +425,7 @@ impl Policy {
         }
         Error::Trap {
             policy,
-            operation: operation.into(),
+            operation,
             trap,
             reason,
             guest_message: finished.guest_message,
@@ -387,18 +435,23 @@ impl Policy {
 
     /// The error for a guest that returned an error: the refused host call behind it if there
     /// was one, else the guest's own message.
-    fn guest_failure(&self, operation: &str, message: String, refused: Vec<HostCallFailure>) -> Error {
+    fn guest_failure(
+        &self,
+        operation: &'static str,
+        message: String,
+        refused: Vec<HostCallFailure>,
+    ) -> Error {
         match refused.into_iter().next() {
             Some(failure) => Error::HostCapability {
                 policy: self.inner.name.clone(),
-                operation: operation.into(),
+                operation,
                 capability: failure.capability,
                 message: failure.message,
                 guest_message: Some(message),
             },
             None => Error::Guest {
                 policy: self.inner.name.clone(),
-                operation: operation.into(),
+                operation,
                 message,
             },
         }

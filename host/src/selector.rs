@@ -126,7 +126,9 @@ impl LabelSelector {
 
     /// True when the object's `metadata.labels` satisfy every requirement.
     pub(crate) fn matches(&self, object: &Value) -> bool {
-        let labels = object.pointer("/metadata/labels").and_then(Value::as_object);
+        let labels = object
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object);
         let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str);
         self.0.iter().all(|requirement| match requirement {
             Requirement::Exists(k) => label(k).is_some(),
@@ -135,12 +137,12 @@ impl LabelSelector {
             Requirement::NotEquals(k, v) => label(k) != Some(v),
             Requirement::In(k, vs) => label(k).is_some_and(|l| vs.iter().any(|v| v == l)),
             Requirement::NotIn(k, vs) => !label(k).is_some_and(|l| vs.iter().any(|v| v == l)),
-            Requirement::GreaterThan(k, n) => {
-                label(k).and_then(|l| l.parse::<i64>().ok()).is_some_and(|l| l > *n)
-            }
-            Requirement::LessThan(k, n) => {
-                label(k).and_then(|l| l.parse::<i64>().ok()).is_some_and(|l| l < *n)
-            }
+            Requirement::GreaterThan(k, n) => label(k)
+                .and_then(|l| l.parse::<i64>().ok())
+                .is_some_and(|l| l > *n),
+            Requirement::LessThan(k, n) => label(k)
+                .and_then(|l| l.parse::<i64>().ok())
+                .is_some_and(|l| l < *n),
         })
     }
 }
@@ -179,7 +181,11 @@ fn parse_requirement(tokens: &[Token]) -> Result<(Requirement, &[Token]), String
                     };
                     Ok((requirement, after))
                 }
-                [op @ (Token::Greater | Token::Less), Token::Word(n), after @ ..] => {
+                [
+                    op @ (Token::Greater | Token::Less),
+                    Token::Word(n),
+                    after @ ..,
+                ] => {
                     let n: i64 = n
                         .parse()
                         .map_err(|_| format!("`{n}` is not an integer, as `>` and `<` need"))?;
@@ -271,7 +277,10 @@ impl FieldSelector {
                 FieldPath::Name => "/metadata/name",
                 FieldPath::Namespace => "/metadata/namespace",
             };
-            let actual = object.pointer(pointer).and_then(Value::as_str).unwrap_or_default();
+            let actual = object
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             (actual == value) == *equal
         })
     }
@@ -287,7 +296,9 @@ mod tests {
     }
 
     fn matches(selector: &str, labels: Value) -> bool {
-        LabelSelector::parse(selector).unwrap().matches(&labelled(labels))
+        LabelSelector::parse(selector)
+            .unwrap()
+            .matches(&labelled(labels))
     }
 
     #[test]
@@ -299,8 +310,14 @@ mod tests {
         assert!(!matches("app=api", l.clone()));
         assert!(matches("app!=api", l.clone()));
         assert!(!matches("app!=web", l.clone()));
-        assert!(matches("missing!=x", l.clone()), "!= matches an absent label");
-        assert!(matches("", l.clone()), "the empty selector matches everything");
+        assert!(
+            matches("missing!=x", l.clone()),
+            "!= matches an absent label"
+        );
+        assert!(
+            matches("", l.clone()),
+            "the empty selector matches everything"
+        );
         assert!(matches("empty=", json!({"empty": ""})));
     }
 
@@ -311,7 +328,10 @@ mod tests {
         assert!(!matches("app in (api)", l.clone()));
         assert!(matches("app notin (api,db)", l.clone()));
         assert!(!matches("app notin (web)", l.clone()));
-        assert!(matches("missing notin (web)", l.clone()), "notin matches an absent label");
+        assert!(
+            matches("missing notin (web)", l.clone()),
+            "notin matches an absent label"
+        );
         assert!(matches("azure.workload.identity/use", l.clone()));
         assert!(matches("!legacy", l.clone()));
         assert!(!matches("!app", l.clone()));
@@ -327,7 +347,17 @@ mod tests {
 
     #[test]
     fn malformed_selectors_are_refused_with_the_selector() {
-        for bad in ["app=", "app in ()", "app in (a", "=x", "app,", "app in", "a b", "x>y", "!"] {
+        for bad in [
+            "app=",
+            "app in ()",
+            "app in (a",
+            "=x",
+            "app,",
+            "app in",
+            "a b",
+            "x>y",
+            "!",
+        ] {
             let result = LabelSelector::parse(bad);
             if bad == "app=" {
                 assert!(result.is_ok(), "an empty value is allowed");
@@ -350,7 +380,10 @@ mod tests {
         assert!(!matches("metadata.name!=n"));
         assert!(matches(""));
         let err = FieldSelector::parse("spec.nodeName=x").unwrap_err();
-        assert!(err.contains("spec.nodeName") && err.contains("not supported offline"), "{err}");
+        assert!(
+            err.contains("spec.nodeName") && err.contains("not supported offline"),
+            "{err}"
+        );
         assert!(FieldSelector::parse("metadata.name").is_err());
     }
 }

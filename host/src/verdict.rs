@@ -143,8 +143,8 @@ struct SettingsValidationResponse {
 
 /// Reads a `validate` response; `object` is the request's object, the base of the patch.
 pub(crate) fn parse_validation(bytes: &[u8], object: &Value) -> Result<Verdict, String> {
-    let response: ValidationResponse = serde_json::from_slice(bytes)
-        .map_err(|e| format!("expected a ValidationResponse: {e}"))?;
+    let response: ValidationResponse =
+        serde_json::from_slice(bytes).map_err(|e| format!("expected a ValidationResponse: {e}"))?;
     let mut verdict = Verdict {
         accepted: response.accepted,
         message: response.message,
@@ -210,19 +210,28 @@ mod tests {
         )
         .unwrap();
         let patch = verdict.patch.clone().unwrap();
-        assert_eq!(patch, [json!({"op": "add", "path": "/metadata/labels", "value": {"a": "b"}})]);
+        assert_eq!(
+            patch,
+            [json!({"op": "add", "path": "/metadata/labels", "value": {"a": "b"}})]
+        );
         let response = serde_json::to_value(verdict.to_admission_response("u")).unwrap();
         assert_eq!(response["patchType"], "JSONPatch");
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(response["patch"].as_str().unwrap())
             .unwrap();
-        assert_eq!(serde_json::from_slice::<Value>(&decoded).unwrap(), json!(patch));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&decoded).unwrap(),
+            json!(patch)
+        );
     }
 
     #[test]
     fn mutating_a_delete_is_rejected() {
-        let verdict =
-            parse_validation(br#"{"accepted":true,"mutated_object":{"a":1}}"#, &Value::Null).unwrap();
+        let verdict = parse_validation(
+            br#"{"accepted":true,"mutated_object":{"a":1}}"#,
+            &Value::Null,
+        )
+        .unwrap();
         assert!(!verdict.accepted);
         assert!(verdict.patch.is_none());
     }

@@ -45,7 +45,11 @@ pub(crate) fn write(data: &mut [u8], ptr: i32, bytes: &[u8]) -> wasmtime::Result
 }
 
 /// Copies `len` bytes at `ptr` out of guest memory.
-pub(crate) fn read(caller: &mut Caller<'_, State>, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+pub(crate) fn read(
+    caller: &mut Caller<'_, State>,
+    ptr: i32,
+    len: i32,
+) -> wasmtime::Result<Vec<u8>> {
     let memory = memory(caller)?;
     Ok(slice(memory.data(&*caller), ptr, len as u32 as usize)?.to_vec())
 }

@@ -94,7 +94,9 @@ fn read_u32(data: &[u8], ptr: i32) -> wasmtime::Result<u32> {
 pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     let engine = linker.engine().clone();
     for &(name, params, errno) in STUBS {
-        let params = params.chars().map(|c| if c == 'I' { ValType::I64 } else { ValType::I32 });
+        let params = params
+            .chars()
+            .map(|c| if c == 'I' { ValType::I64 } else { ValType::I32 });
         let ty = FuncType::new(&engine, params, [ValType::I32]);
         linker.func_new(WASI, name, ty, move |_caller, _params, results| {
             results[0] = Val::I32(errno);
@@ -107,7 +109,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
         linker.func_wrap(
             WASI,
             name,
-            |mut caller: Caller<'_, State>, count_ptr: i32, size_ptr: i32| -> wasmtime::Result<i32> {
+            |mut caller: Caller<'_, State>,
+             count_ptr: i32,
+             size_ptr: i32|
+             -> wasmtime::Result<i32> {
                 write_u32(&mut caller, count_ptr, 0)?;
                 write_u32(&mut caller, size_ptr, 0)?;
                 Ok(SUCCESS)
@@ -133,7 +138,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     linker.func_wrap(
         WASI,
         "clock_time_get",
-        |mut caller: Caller<'_, State>, id: i32, _precision: i64, ptr: i32| -> wasmtime::Result<i32> {
+        |mut caller: Caller<'_, State>,
+         id: i32,
+         _precision: i64,
+         ptr: i32|
+         -> wasmtime::Result<i32> {
             let nanos = match id {
                 0 => SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -150,7 +159,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     linker.func_wrap(
         WASI,
         "fd_write",
-        |mut caller: Caller<'_, State>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32| -> wasmtime::Result<i32> {
+        |mut caller: Caller<'_, State>,
+         fd: i32,
+         iovs: i32,
+         iovs_len: i32,
+         nwritten: i32|
+         -> wasmtime::Result<i32> {
             if fd != 1 && fd != 2 {
                 return Ok(EBADF);
             }
@@ -176,7 +190,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     linker.func_wrap(
         WASI,
         "fd_read",
-        |mut caller: Caller<'_, State>, fd: i32, _iovs: i32, _iovs_len: i32, nread: i32| -> wasmtime::Result<i32> {
+        |mut caller: Caller<'_, State>,
+         fd: i32,
+         _iovs: i32,
+         _iovs_len: i32,
+         nread: i32|
+         -> wasmtime::Result<i32> {
             if fd != 0 {
                 return Ok(EBADF);
             }
@@ -184,9 +203,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             Ok(SUCCESS)
         },
     )?;
-    linker.func_wrap(WASI, "fd_close", |_: Caller<'_, State>, fd: i32| {
-        if is_stdio(fd) { SUCCESS } else { EBADF }
-    })?;
+    linker.func_wrap(
+        WASI,
+        "fd_close",
+        |_: Caller<'_, State>, fd: i32| {
+            if is_stdio(fd) { SUCCESS } else { EBADF }
+        },
+    )?;
     linker.func_wrap(
         WASI,
         "fd_fdstat_set_flags",
@@ -224,7 +247,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             Ok(SUCCESS)
         },
     )?;
-    linker.func_wrap(WASI, "fd_prestat_get", |_: Caller<'_, State>, _fd: i32, _ptr: i32| EBADF)?;
+    linker.func_wrap(
+        WASI,
+        "fd_prestat_get",
+        |_: Caller<'_, State>, _fd: i32, _ptr: i32| EBADF,
+    )?;
     linker.func_wrap(
         WASI,
         "fd_prestat_dir_name",
@@ -237,16 +264,25 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             if is_stdio(fd) { ESPIPE } else { EBADF }
         },
     )?;
-    linker.func_wrap(WASI, "fd_tell", |_: Caller<'_, State>, fd: i32, _ptr: i32| {
-        if is_stdio(fd) { ESPIPE } else { EBADF }
-    })?;
+    linker.func_wrap(
+        WASI,
+        "fd_tell",
+        |_: Caller<'_, State>, fd: i32, _ptr: i32| {
+            if is_stdio(fd) { ESPIPE } else { EBADF }
+        },
+    )?;
 
     // Scheduling and polling: never block.
     linker.func_wrap(WASI, "sched_yield", |_: Caller<'_, State>| SUCCESS)?;
     linker.func_wrap(
         WASI,
         "poll_oneoff",
-        |mut caller: Caller<'_, State>, subs: i32, events: i32, count: i32, nevents: i32| -> wasmtime::Result<i32> {
+        |mut caller: Caller<'_, State>,
+         subs: i32,
+         events: i32,
+         count: i32,
+         nevents: i32|
+         -> wasmtime::Result<i32> {
             let count = count as u32 as usize;
             if count == 0 || count > MAX_SUBSCRIPTIONS {
                 return Ok(EINVAL);
@@ -274,7 +310,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
     linker.func_wrap(
         WASI,
         "proc_exit",
-        |_: Caller<'_, State>, code: i32| -> wasmtime::Result<()> { Err(HostTrap::Exit(code).into()) },
+        |_: Caller<'_, State>, code: i32| -> wasmtime::Result<()> {
+            Err(HostTrap::Exit(code).into())
+        },
     )?;
     linker.func_wrap(
         WASI,
@@ -317,24 +355,43 @@ fn add_assemblyscript(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "abort",
-        |mut caller: Caller<'_, State>, msg: i32, file: i32, line: i32, column: i32| -> wasmtime::Result<()> {
+        |mut caller: Caller<'_, State>,
+         msg: i32,
+         file: i32,
+         line: i32,
+         column: i32|
+         -> wasmtime::Result<()> {
             let memory = memory(&mut caller)?;
             let data = memory.data(&caller);
-            let message = format!("{} at {}:{line}:{column}", string(data, msg), string(data, file));
+            let message = format!(
+                "{} at {}:{line}:{column}",
+                string(data, msg),
+                string(data, file)
+            );
             Err(HostTrap::Abort(message).into())
         },
     )?;
     linker.func_wrap(
         "env",
         "trace",
-        |mut caller: Caller<'_, State>, msg: i32, n: i32, a0: f64, a1: f64, a2: f64, a3: f64, a4: f64| -> wasmtime::Result<()> {
+        |mut caller: Caller<'_, State>,
+         msg: i32,
+         n: i32,
+         a0: f64,
+         a1: f64,
+         a2: f64,
+         a3: f64,
+         a4: f64|
+         -> wasmtime::Result<()> {
             let memory = memory(&mut caller)?;
             let (data, state) = memory.data_and_store_mut(&mut caller);
             let mut message = string(data, msg);
             for value in [a0, a1, a2, a3, a4].iter().take(n.clamp(0, 5) as usize) {
                 message.push_str(&format!(" {value}"));
             }
-            state.capture.log(message.len(), || LogRecord::console(message.clone()));
+            state
+                .capture
+                .log(message.len(), || LogRecord::console(message.clone()));
             Ok(())
         },
     )?;

@@ -113,6 +113,8 @@ pub fn host_config(args: &PolicyArgs) -> aksid_host::HostConfig {
 
 /// A compiled policy with its settings, ready to evaluate.
 pub struct ReadyPolicy {
+    /// Position in the run's policy list.
+    pub index: usize,
     /// The policy id.
     pub id: String,
     /// Its metadata (rules select the objects it judges).
@@ -133,7 +135,8 @@ pub fn compile(
     use rayon::prelude::*;
     modules
         .into_par_iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(index, m)| {
             let policy = host.load(&m.bytes).with_context(|| format!("policy {} ({})", m.id, m.origin))?;
             let settings = settings.get(&m.id);
             let verdict = policy
@@ -147,7 +150,7 @@ pub fn compile(
                     m.id
                 );
             }
-            Ok(ReadyPolicy { id: m.id, metadata: m.metadata, policy, settings })
+            Ok(ReadyPolicy { index, id: m.id, metadata: m.metadata, policy, settings })
         })
         .collect()
 }

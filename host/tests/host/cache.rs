@@ -31,11 +31,17 @@ fn a_fresh_host_deserialises_instead_of_compiling() {
     let compiled = first.load(&wasm).unwrap();
     let compile_time = started.elapsed();
     assert_eq!(compiled.module_source(), ModuleSource::Compiled);
-    assert_eq!(first.load(&wasm).unwrap().module_source(), ModuleSource::MemoryCache);
+    assert_eq!(
+        first.load(&wasm).unwrap().module_source(),
+        ModuleSource::MemoryCache
+    );
 
     let files = cache_files(dir.path());
     assert_eq!(files.len(), 1, "{files:?}");
-    assert!(files[0].ends_with(".cwasm") && files[0].len() == 64 + 6, "{files:?}");
+    assert!(
+        files[0].ends_with(".cwasm") && files[0].len() == 64 + 6,
+        "{files:?}"
+    );
 
     let second = Host::new(config()).unwrap();
     let started = Instant::now();
@@ -43,7 +49,10 @@ fn a_fresh_host_deserialises_instead_of_compiling() {
     let cached_time = started.elapsed();
     assert_eq!(cached.module_source(), ModuleSource::DiskCache);
     eprintln!("hostile-policy: compiled in {compile_time:?}, from the cache in {cached_time:?}");
-    assert!(cached_time < compile_time, "{cached_time:?} vs {compile_time:?}");
+    assert!(
+        cached_time < compile_time,
+        "{cached_time:?} vs {compile_time:?}"
+    );
     assert_evaluates_normally(&cached);
 }
 

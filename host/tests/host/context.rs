@@ -20,18 +20,32 @@ fn get_resource_finds_declared_objects_and_reports_missing_ones() {
     let request = admission_request(pod("p"));
 
     let found = policy
-        .validate(&request, &json!({"mode": "get-configmap", "name": "settings"}), &objects)
+        .validate(
+            &request,
+            &json!({"mode": "get-configmap", "name": "settings"}),
+            &objects,
+        )
         .unwrap();
     assert!(found.accepted);
     assert_eq!(found.message.as_deref(), Some(r#"{"name":"settings"}"#));
 
     let missing = policy
-        .validate(&request, &json!({"mode": "get-configmap", "name": "absent"}), &objects)
+        .validate(
+            &request,
+            &json!({"mode": "get-configmap", "name": "absent"}),
+            &objects,
+        )
         .unwrap();
     assert!(!missing.accepted);
     let message = missing.message.unwrap();
-    assert!(message.contains(r#"ConfigMap "absent" not found in namespace "shop""#), "{message}");
-    assert!(missing.host_call_failures.is_empty(), "not found is an answer, not a refusal");
+    assert!(
+        message.contains(r#"ConfigMap "absent" not found in namespace "shop""#),
+        "{message}"
+    );
+    assert!(
+        missing.host_call_failures.is_empty(),
+        "not found is an answer, not a refusal"
+    );
 }
 
 #[test]
@@ -48,7 +62,11 @@ fn list_honours_namespace_and_label_selector() {
     let request = admission_request(pod("p"));
     let names = |selector: Value| {
         let verdict = policy
-            .validate(&request, &json!({"mode": "list-configmaps", "selector": selector}), &objects)
+            .validate(
+                &request,
+                &json!({"mode": "list-configmaps", "selector": selector}),
+                &objects,
+            )
             .unwrap();
         assert!(verdict.accepted, "{verdict:?}");
         verdict.message.unwrap()
@@ -87,7 +105,8 @@ fn workload_identity_labels_finds_the_service_account() {
     assert!(!verdict.accepted, "{verdict:?}");
     let message = verdict.message.unwrap();
     assert!(
-        message.contains("ServiceAccount team/api") && message.contains("azure.workload.identity/client-id"),
+        message.contains("ServiceAccount team/api")
+            && message.contains("azure.workload.identity/client-id"),
         "{message}"
     );
     assert!(verdict.host_call_failures.is_empty());

@@ -11,10 +11,18 @@ fn settings_are_validated_by_the_guest() {
     let policy = hostile_policy(&host);
     let valid = policy.validate_settings(&mode("loop")).unwrap();
     assert!(valid.valid && valid.message.is_none(), "{valid:?}");
-    assert!(policy.validate_settings(&Value::Null).unwrap().valid, "null means {{}}");
+    assert!(
+        policy.validate_settings(&Value::Null).unwrap().valid,
+        "null means {{}}"
+    );
     let invalid = policy.validate_settings(&mode("bogus")).unwrap();
     assert!(!invalid.valid);
-    assert!(invalid.message.unwrap().starts_with("unknown mode \"bogus\""));
+    assert!(
+        invalid
+            .message
+            .unwrap()
+            .starts_with("unknown mode \"bogus\"")
+    );
     // (A guest *error* from validate_settings, as the SDK returns for settings that do not
     // deserialise, is an invalid verdict too: see policies::aksid_policies_load_and_check_their_settings.)
 }
@@ -24,7 +32,11 @@ fn rejection_carries_message_and_code() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let verdict = policy
-        .validate(&admission_request(pod("p")), &mode("reject"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("reject"),
+            &ObjectSet::new(),
+        )
         .unwrap();
     assert!(!verdict.accepted);
     assert_eq!(verdict.message.as_deref(), Some("hostile-policy rejects"));
@@ -40,7 +52,11 @@ fn warnings_and_audit_annotations_are_returned() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let verdict = policy
-        .validate(&admission_request(pod("p")), &mode("warn"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("warn"),
+            &ObjectSet::new(),
+        )
         .unwrap();
     assert!(verdict.accepted);
     assert_eq!(verdict.warnings, ["hostile-policy warns"]);
@@ -52,12 +68,18 @@ fn mutation_is_a_json_patch_against_the_object() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let verdict = policy
-        .validate(&admission_request(pod("p")), &mode("mutate"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("mutate"),
+            &ObjectSet::new(),
+        )
         .unwrap();
     assert!(verdict.accepted);
     assert_eq!(
         verdict.patch,
-        Some(vec![json!({"op": "add", "path": "/metadata/labels/hostile", "value": "yes"})])
+        Some(vec![
+            json!({"op": "add", "path": "/metadata/labels/hostile", "value": "yes"})
+        ])
     );
     let response = serde_json::to_value(verdict.to_admission_response("u")).unwrap();
     assert_eq!(response["patchType"], "JSONPatch");
@@ -68,14 +90,22 @@ fn logs_become_records_not_output() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let verdict = policy
-        .validate(&admission_request(pod("p")), &mode("log"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("log"),
+            &ObjectSet::new(),
+        )
         .unwrap();
     assert!(verdict.accepted);
     assert_eq!(verdict.logs.len(), 2, "{:?}", verdict.logs);
     let tracing = &verdict.logs[0];
     assert_eq!(
         (tracing.level, tracing.source, tracing.message.as_str()),
-        (LogLevel::Warning, LogSource::Tracing, "hostile-policy says hi")
+        (
+            LogLevel::Warning,
+            LogSource::Tracing,
+            "hostile-policy says hi"
+        )
     );
     assert_eq!(tracing.fields["mode"], "log");
     assert_eq!(verdict.logs[1].source, LogSource::Console);
@@ -89,9 +119,13 @@ fn instances_are_reused_without_leaking_state_between_evaluations() {
     let policy = hostile_policy(&host);
     for name in ["a", "b", "c"] {
         let request = admission_request(pod(name));
-        let verdict = policy.validate(&request, &mode("log"), &ObjectSet::new()).unwrap();
+        let verdict = policy
+            .validate(&request, &mode("log"), &ObjectSet::new())
+            .unwrap();
         assert_eq!(verdict.logs.len(), 2, "logs of one evaluation only");
-        let verdict = policy.validate(&request, &json!({}), &ObjectSet::new()).unwrap();
+        let verdict = policy
+            .validate(&request, &json!({}), &ObjectSet::new())
+            .unwrap();
         let echoed: Value = serde_json::from_str(verdict.message.as_deref().unwrap()).unwrap();
         assert_eq!(echoed["object"]["metadata"]["name"], name);
     }

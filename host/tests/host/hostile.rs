@@ -11,14 +11,21 @@ fn endless_loop_times_out_in_about_the_configured_time() {
     let policy = hostile_policy(&host);
     let started = Instant::now();
     let err = policy
-        .validate(&admission_request(pod("p")), &mode("loop"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("loop"),
+            &ObjectSet::new(),
+        )
         .unwrap_err();
     let elapsed = started.elapsed();
     assert!(
-        matches!(&err, Error::Timeout { operation, timeout, .. } if operation == "validate" && *timeout == Duration::from_millis(200)),
+        matches!(&err, Error::Timeout { operation, timeout, .. } if *operation == "validate" && *timeout == Duration::from_millis(200)),
         "{err:?}"
     );
-    assert_eq!(err.to_string(), "policy hostile-policy timed out after 200ms in `validate`");
+    assert_eq!(
+        err.to_string(),
+        "policy hostile-policy timed out after 200ms in `validate`"
+    );
     assert!(
         elapsed >= Duration::from_millis(150) && elapsed < Duration::from_millis(1500),
         "interrupted after {elapsed:?}"
@@ -31,7 +38,11 @@ fn unbounded_allocation_hits_the_memory_limit() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let err = policy
-        .validate(&admission_request(pod("p")), &mode("alloc"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("alloc"),
+            &ObjectSet::new(),
+        )
         .unwrap_err();
     assert!(
         matches!(&err, Error::MemoryLimit { limit, .. } if *limit == 32 << 20),
@@ -49,19 +60,32 @@ fn panic_is_a_trap_with_the_guest_message() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let err = policy
-        .validate(&admission_request(pod("p")), &mode("trap"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("trap"),
+            &ObjectSet::new(),
+        )
         .unwrap_err();
     match &err {
         Error::Trap {
-            trap, guest_message, ..
+            trap,
+            guest_message,
+            ..
         } => {
             assert_eq!(*trap, Some(Trap::UnreachableCodeReached));
             let message = guest_message.as_deref().unwrap_or_default();
-            assert!(message.contains("deliberate panic in trap mode"), "{message}");
+            assert!(
+                message.contains("deliberate panic in trap mode"),
+                "{message}"
+            );
         }
         other => panic!("expected a trap, got {other:?}"),
     }
-    assert!(err.to_string().starts_with("policy hostile-policy trapped in `validate`"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("policy hostile-policy trapped in `validate`"),
+        "{err}"
+    );
     assert_evaluates_normally(&policy);
 }
 
@@ -70,10 +94,20 @@ fn unreachable_is_a_trap_of_that_kind() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let err = policy
-        .validate(&admission_request(pod("p")), &mode("unreachable"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("unreachable"),
+            &ObjectSet::new(),
+        )
         .unwrap_err();
     assert!(
-        matches!(err, Error::Trap { trap: Some(Trap::UnreachableCodeReached), .. }),
+        matches!(
+            err,
+            Error::Trap {
+                trap: Some(Trap::UnreachableCodeReached),
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert_evaluates_normally(&policy);
@@ -84,7 +118,11 @@ fn stdout_flood_is_captured_and_bounded() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let verdict = policy
-        .validate(&admission_request(pod("p")), &mode("stdout"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("stdout"),
+            &ObjectSet::new(),
+        )
         .unwrap();
     assert!(verdict.accepted);
     assert_eq!(verdict.output.stdout.len(), 64 << 10);
@@ -104,7 +142,11 @@ fn stdout_flood_child() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let verdict = policy
-        .validate(&admission_request(pod("p")), &mode("stdout"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("stdout"),
+            &ObjectSet::new(),
+        )
         .unwrap();
     assert!(verdict.accepted);
     println!("CHILD-DONE");
@@ -113,20 +155,34 @@ fn stdout_flood_child() {
 #[test]
 fn stdout_flood_never_reaches_the_process_stdout() {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "hostile::stdout_flood_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "hostile::stdout_flood_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "child failed:\n```\n{stdout}\n```\n```\n{stderr}\n```");
-    assert!(stdout.contains("CHILD-DONE"), "the child did not run the scenario:\n```\n{stdout}\n```");
+    assert!(
+        output.status.success(),
+        "child failed:\n```\n{stdout}\n```\n```\n{stderr}\n```"
+    );
+    assert!(
+        stdout.contains("CHILD-DONE"),
+        "the child did not run the scenario:\n```\n{stdout}\n```"
+    );
     assert!(
         !stdout.contains("xxxxxxxx") && !stderr.contains("xxxxxxxx"),
         "guest output leaked into the process streams ({} bytes of stdout)",
         stdout.len()
     );
-    assert!(stdout.len() < 4096, "unexpected stdout:\n```\n{stdout}\n```");
+    assert!(
+        stdout.len() < 4096,
+        "unexpected stdout:\n```\n{stdout}\n```"
+    );
 }
 
 #[test]
@@ -134,13 +190,30 @@ fn unknown_capability_error_names_it() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let err = policy
-        .validate(&admission_request(pod("p")), &mode("unknown-capability"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("unknown-capability"),
+            &ObjectSet::new(),
+        )
         .unwrap_err();
     match &err {
-        Error::HostCapability { capability, message, guest_message, .. } => {
+        Error::HostCapability {
+            capability,
+            message,
+            guest_message,
+            ..
+        } => {
             assert_eq!(capability, "nonsense/op");
-            assert!(message.contains("unknown host capability 'nonsense/op'"), "{message}");
-            assert!(guest_message.as_deref().unwrap_or_default().contains("nonsense/op"));
+            assert!(
+                message.contains("unknown host capability 'nonsense/op'"),
+                "{message}"
+            );
+            assert!(
+                guest_message
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("nonsense/op")
+            );
         }
         other => panic!("expected a host capability error, got {other:?}"),
     }
@@ -158,14 +231,23 @@ fn undeclared_kind_is_refused_with_kubewarden_wording() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let err = policy
-        .validate(&admission_request(pod("p")), &mode("undeclared-kind"), &ObjectSet::new())
+        .validate(
+            &admission_request(pod("p")),
+            &mode("undeclared-kind"),
+            &ObjectSet::new(),
+        )
         .unwrap_err();
     match &err {
-        Error::HostCapability { capability, message, .. } => {
+        Error::HostCapability {
+            capability,
+            message,
+            ..
+        } => {
             assert_eq!(capability, "kubernetes/get_resource");
             assert!(
-                message.starts_with("Policy has not been granted access to Kubernetes v1/Secret resources")
-                    && message.contains("contextAwareResources"),
+                message.starts_with(
+                    "Policy has not been granted access to Kubernetes v1/Secret resources"
+                ) && message.contains("contextAwareResources"),
                 "{message}"
             );
         }
@@ -179,9 +261,22 @@ fn each_failure_leaves_the_host_usable_in_sequence() {
     // One policy, every hostile mode in a row, then a normal request.
     let host = strict_host();
     let policy = hostile_policy(&host);
-    for hostile in ["loop", "alloc", "trap", "unreachable", "unknown-capability", "undeclared-kind"] {
+    for hostile in [
+        "loop",
+        "alloc",
+        "trap",
+        "unreachable",
+        "unknown-capability",
+        "undeclared-kind",
+    ] {
         assert!(
-            policy.validate(&admission_request(pod("p")), &mode(hostile), &ObjectSet::new()).is_err(),
+            policy
+                .validate(
+                    &admission_request(pod("p")),
+                    &mode(hostile),
+                    &ObjectSet::new()
+                )
+                .is_err(),
             "{hostile} must fail"
         );
         assert_evaluates_normally(&policy);

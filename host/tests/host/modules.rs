@@ -29,7 +29,7 @@ fn endless_wapc_init_times_out_at_load_and_the_host_goes_on() {
     );
     let err = host.load(&looping).unwrap_err();
     assert!(
-        matches!(&err, Error::Timeout { operation, policy, .. } if operation == "wapc_init" && policy == "endless-init"),
+        matches!(&err, Error::Timeout { operation, policy, .. } if *operation == "wapc_init" && policy == "endless-init"),
         "{err:?}"
     );
     assert_evaluates_normally(&hostile_policy(&host));
@@ -51,7 +51,10 @@ fn memory_grow_loop_hits_the_memory_limit() {
     let err = validate(&policy).unwrap_err();
     assert!(matches!(err, Error::MemoryLimit { .. }), "{err:?}");
     // The next evaluation gets a fresh instance, which fails the same way (not worse).
-    assert!(matches!(validate(&policy).unwrap_err(), Error::MemoryLimit { .. }));
+    assert!(matches!(
+        validate(&policy).unwrap_err(),
+        Error::MemoryLimit { .. }
+    ));
 }
 
 #[test]
@@ -107,7 +110,10 @@ fn missing_wapc_export_is_named() {
 fn modules_without_usable_metadata_are_refused() {
     let host = strict_host();
     let bare = wat::parse_str(ACCEPT).unwrap();
-    assert!(matches!(host.load(&bare).unwrap_err(), Error::MissingMetadata { .. }));
+    assert!(matches!(
+        host.load(&bare).unwrap_err(),
+        Error::MissingMetadata { .. }
+    ));
     let err = host.load_named(&bare, "named").unwrap_err();
     assert_eq!(err.policy(), Some("named"));
 
@@ -124,8 +130,14 @@ fn modules_without_usable_metadata_are_refused() {
         ..metadata.with_protocol_version()
     };
     let opa = aksid_metadata::annotate(&bare, &opa).unwrap();
-    assert!(matches!(host.load(&opa).unwrap_err(), Error::UnsupportedExecutionMode { .. }));
-    assert!(matches!(host.load(b"not wasm").unwrap_err(), Error::InvalidModule { .. }));
+    assert!(matches!(
+        host.load(&opa).unwrap_err(),
+        Error::UnsupportedExecutionMode { .. }
+    ));
+    assert!(matches!(
+        host.load(b"not wasm").unwrap_err(),
+        Error::InvalidModule { .. }
+    ));
 }
 
 #[test]
@@ -143,25 +155,42 @@ fn pointer_outside_memory_traps() {
     let policy = host.load(&module).unwrap();
     let err = validate(&policy).unwrap_err();
     match &err {
-        Error::Trap { trap: None, reason, .. } => assert!(reason.contains("outside its memory"), "{reason}"),
+        Error::Trap {
+            trap: None, reason, ..
+        } => assert!(reason.contains("outside its memory"), "{reason}"),
         other => panic!("expected a host-raised trap, got {other:?}"),
     }
 }
 
 #[test]
 fn oversized_response_is_refused_before_copying() {
-    let host = aksid_host::Host::new(aksid_host::HostConfig::default().max_response_size(8)).unwrap();
+    let host =
+        aksid_host::Host::new(aksid_host::HostConfig::default().max_response_size(8)).unwrap();
     let policy = host.load(&wat_module("chatty", ACCEPT)).unwrap();
     let err = validate(&policy).unwrap_err();
-    assert!(matches!(err, Error::ResponseTooLarge { size: 17, limit: 8, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::ResponseTooLarge {
+                size: 17,
+                limit: 8,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn oversized_request_is_refused_before_running() {
-    let host = aksid_host::Host::new(aksid_host::HostConfig::default().max_request_size(64)).unwrap();
+    let host =
+        aksid_host::Host::new(aksid_host::HostConfig::default().max_request_size(64)).unwrap();
     let policy = host.load(&wat_module("small", ACCEPT)).unwrap();
     let err = validate(&policy).unwrap_err();
-    assert!(matches!(err, Error::RequestTooLarge { limit: 64, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::RequestTooLarge { limit: 64, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -179,7 +208,10 @@ fn guest_error_is_reported_with_its_message() {
     );
     let policy = host.load(&module).unwrap();
     let err = validate(&policy).unwrap_err();
-    assert_eq!(err.to_string(), "policy erring failed in `validate`: bad input");
+    assert_eq!(
+        err.to_string(),
+        "policy erring failed in `validate`: bad input"
+    );
     assert!(matches!(err, Error::Guest { .. }));
 }
 
@@ -215,5 +247,36 @@ fn deep_recursion_is_a_stack_overflow_trap() {
     );
     let policy = host.load(&module).unwrap();
     let err = validate(&policy).unwrap_err();
-    assert!(matches!(err, Error::Trap { trap: Some(Trap::StackOverflow), .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Trap {
+                trap: Some(Trap::StackOverflow),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn typed_function_references_compile_as_newer_go_toolchains_emit_them() {
+    // Go >= 1.26 emits the function-references proposal (`call_ref`, typed `ref` types);
+    // policy-server enables it for that reason.
+    let host = strict_host();
+    let module = wat_module(
+        "function-references",
+        r#"(module
+            (import "wapc" "__guest_response" (func $response (param i32 i32)))
+            (type $answer (func (result i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "{\"accepted\":true}")
+            (func $one (type $answer) (i32.const 1))
+            (elem declare func $one)
+            (func (export "__guest_call") (param i32 i32) (result i32)
+                (call $response (i32.const 0) (i32.const 17))
+                (call_ref $answer (ref.func $one))))"#,
+    );
+    let policy = host.load(&module).unwrap();
+    assert!(validate(&policy).unwrap().accepted);
 }

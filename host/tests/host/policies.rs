@@ -46,7 +46,9 @@ fn aksid_policies_load_and_check_their_settings() {
         assert_eq!(policy.name(), id);
         let settings = policy.validate_settings(&json!({})).unwrap();
         assert!(settings.valid, "{id}: {settings:?}");
-        let typo = policy.validate_settings(&json!({"noSuchSetting": true})).unwrap();
+        let typo = policy
+            .validate_settings(&json!({"noSuchSetting": true}))
+            .unwrap();
         assert!(!typo.valid, "{id} must refuse unknown settings keys");
         assert!(typo.message.unwrap().contains("noSuchSetting"), "{id}");
     });

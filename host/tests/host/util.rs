@@ -71,7 +71,10 @@ pub fn hostile_module() -> Vec<u8> {
 /// is not built yet.
 pub fn aksid_module(id: &str) -> Option<Vec<u8>> {
     let path = wasm_path(id);
-    let metadata = workspace_dir().join("policies").join(id).join("metadata.yml");
+    let metadata = workspace_dir()
+        .join("policies")
+        .join(id)
+        .join("metadata.yml");
     match (std::fs::read(&path), std::fs::read_to_string(&metadata)) {
         (Ok(wasm), Ok(yaml)) => Some(annotate(&wasm, &yaml)),
         _ => {
@@ -99,7 +102,10 @@ pub fn for_each_aksid_policy(check: impl Fn(&str, Vec<u8>)) {
             failures.push(id);
         }
     }
-    assert!(failures.is_empty(), "failed for: {failures:?} (see the panics above)");
+    assert!(
+        failures.is_empty(),
+        "failed for: {failures:?} (see the panics above)"
+    );
 }
 
 /// A WAT module, annotated with minimal metadata titled `title`.
@@ -125,7 +131,8 @@ pub fn strict_host() -> Host {
 }
 
 pub fn hostile_policy(host: &Host) -> Policy {
-    host.load(&hostile_module()).expect("the hostile guest loads")
+    host.load(&hostile_module())
+        .expect("the hostile guest loads")
 }
 
 /// Settings selecting a hostile mode.

@@ -8,7 +8,7 @@ use crate::Outcome;
 use crate::cli::{CheckArgs, ColorChoice, OutputFormat};
 use crate::inputs::{self, InputFailure};
 use crate::policy_set::{self, ReadyPolicy};
-use aksid_host::{Host, ObjectSet};
+use aksid_host::{Host, ObjectSet, PreparedRequest};
 use aksid_manifests::{
     LoadOptions, Manifest, RequestOptions, admission_request, load_with, selects,
 };
@@ -21,8 +21,8 @@ use serde_json::Value;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-/// Above this many evaluations a terminal gets a progress bar.
-const PROGRESS_THRESHOLD: usize = 500;
+/// Above this many objects a terminal gets a progress bar.
+const PROGRESS_THRESHOLD: usize = 300;
 
 pub fn execute(args: CheckArgs) -> Result<Outcome> {
     let modules = policy_set::modules(&args.policy)?;
@@ -71,40 +71,48 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
         }
     }
 
-    let jobs: Vec<(usize, usize)> = (0..manifests.len())
-        .flat_map(|m| (0..policies.len()).map(move |p| (m, p)))
-        .filter(|&(m, p)| selects(&policies[p].metadata, &requests[m]))
-        .collect();
-    let progress = progress_bar(&args, jobs.len());
-    let verdicts: Vec<_> = jobs
+    // One task per object: its request is serialised once and judged by every policy whose
+    // rules select it.
+    let progress = progress_bar(&args, manifests.len());
+    let outcomes: Vec<Vec<(usize, Result<aksid_host::Verdict, aksid_host::Error>)>> = requests
         .par_iter()
-        .map(|&(m, p)| {
-            let policy: &ReadyPolicy = &policies[p];
-            let verdict = policy
-                .policy
-                .validate(&requests[m], &policy.settings, &objects);
+        .map(|request| {
+            let selected: Vec<&ReadyPolicy> = policies
+                .iter()
+                .filter(|p| selects(&p.metadata, request))
+                .collect();
+            let prepared = PreparedRequest::new(request);
+            let verdicts = selected
+                .into_iter()
+                .map(|p| {
+                    (
+                        p.index,
+                        p.policy.validate_prepared(&prepared, &p.settings, &objects),
+                    )
+                })
+                .collect();
             progress.inc(1);
-            verdict
+            verdicts
         })
         .collect();
     progress.finish_and_clear();
 
-    for manifest in &manifests {
+    for (manifest, verdicts) in manifests.iter().zip(outcomes) {
         report.add_object(manifest);
-    }
-    for (&(m, p), verdict) in jobs.iter().zip(verdicts) {
-        let id = &policies[p].id;
-        match verdict {
-            Ok(v) => report.add_verdict(
-                &manifests[m],
-                id,
-                Verdict {
-                    allowed: v.accepted,
-                    message: v.message,
-                    warnings: v.warnings,
-                },
-            ),
-            Err(e) => report.add_policy_failure(&manifests[m], id, &format!("{e:#}")),
+        for (p, verdict) in verdicts {
+            let id = &policies[p].id;
+            match verdict {
+                Ok(v) => report.add_verdict(
+                    manifest,
+                    id,
+                    Verdict {
+                        allowed: v.accepted,
+                        message: v.message,
+                        warnings: v.warnings,
+                    },
+                ),
+                Err(e) => report.add_policy_failure(manifest, id, &format!("{e:#}")),
+            }
         }
     }
     if manifests.is_empty() {

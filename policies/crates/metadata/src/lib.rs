@@ -44,7 +44,7 @@ pub const VERSION: &str = "io.kubewarden.policy.version";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
-    /// `v1` for waPC policies; filled by annotation after asking the module.
+    /// `v1` for waPC policies; written by annotation ([`Metadata::with_protocol_version`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_version: Option<String>,
     /// The admission rules: which objects and operations the policy judges.
@@ -140,8 +140,8 @@ impl Metadata {
         }
     }
 
-    /// Checks the schema rules Kubewarden enforces: at least one rule, each list non-empty,
-    /// `*` alone in its list.
+    /// Checks the schema rules Kubewarden enforces: in each rule every list is non-empty, `*`
+    /// stands alone in its list, operations are known; and the execution mode is known.
     pub fn validate(&self) -> Result<(), MetadataError> {
         for (i, rule) in self.rules.iter().enumerate() {
             rule.validate()

@@ -160,14 +160,15 @@ fn validate(payload: &[u8]) -> CallResult {
         }
         "list-configmaps" => {
             use k8s_openapi::api::core::v1::ConfigMap;
-            let list = list_resources_by_namespace::<ConfigMap>(&ListResourcesByNamespaceRequest {
-                api_version: "v1".into(),
-                kind: "ConfigMap".into(),
-                namespace,
-                label_selector: setting(settings, "selector").map(str::to_owned),
-                field_selector: None,
-                field_masks: None,
-            })?;
+            let list =
+                list_resources_by_namespace::<ConfigMap>(&ListResourcesByNamespaceRequest {
+                    api_version: "v1".into(),
+                    kind: "ConfigMap".into(),
+                    namespace,
+                    label_selector: setting(settings, "selector").map(str::to_owned),
+                    field_selector: None,
+                    field_masks: None,
+                })?;
             let names: Vec<String> = list
                 .items
                 .iter()
