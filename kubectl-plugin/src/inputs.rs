@@ -1,6 +1,7 @@
 //! Reading the paths given to `check -f`: files, directories (recursively), and `-` for stdin.
 //! The only filesystem access of a check; everything after works on the bytes read here.
 
+use aksid_manifests::{LoadOptions, human_size};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -122,8 +123,11 @@ fn read_file(path: &Path, max: usize, inputs: &mut Vec<Input>, failures: &mut Ve
     let name = path.display().to_string();
     match std::fs::metadata(path) {
         Ok(meta) if meta.len() > max as u64 => failures.push(InputFailure {
+            message: size_limit(max)
+                .check_size(&name, meta.len())
+                .map(|problem| problem.message)
+                .unwrap_or_default(),
             name,
-            message: too_large(Some(meta.len()), max),
             kind: "tooLarge",
             is_error: true,
         }),
@@ -148,7 +152,10 @@ fn read_stdin(max: usize, inputs: &mut Vec<Input>, failures: &mut Vec<InputFailu
     {
         Ok(n) if n > max => failures.push(InputFailure {
             name: "-".to_owned(),
-            message: too_large(None, max),
+            message: format!(
+                "stdin holds more than the {} limit; raise it with --max-file-size",
+                human_size(max as u64, false)
+            ),
             kind: "tooLarge",
             is_error: true,
         }),
@@ -165,32 +172,9 @@ fn read_stdin(max: usize, inputs: &mut Vec<Input>, failures: &mut Vec<InputFailu
     }
 }
 
-/// `file is 2.0 KiB, larger than the 1 KiB limit; ...`, worded as aksid-manifests words its own
-/// oversize error (`LoadOptions::check_size`); `size` is `None` for stdin, which is not read past
-/// the limit.
-fn too_large(size: Option<u64>, max: usize) -> String {
-    let limit = human_size(max as u64, false);
-    match size {
-        Some(size) => format!(
-            "file is {}, larger than the {limit} limit; raise it with --max-file-size",
-            human_size(size, true)
-        ),
-        None => format!("stdin holds more than the {limit} limit; raise it with --max-file-size"),
-    }
-}
-
-/// `64 MiB`, `2.0 KiB`, `12 bytes`; `one_decimal` always prints one (for sizes, not limits).
-fn human_size(bytes: u64, one_decimal: bool) -> String {
-    let units = [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
-    let Some(&(factor, unit)) = units.iter().find(|(factor, _)| bytes >= *factor) else {
-        return format!("{bytes} bytes");
-    };
-    let value = bytes as f64 / factor as f64;
-    if value.fract() == 0.0 && !one_decimal {
-        format!("{value:.0} {unit}")
-    } else {
-        format!("{value:.1} {unit}")
-    }
+/// The size limit as aksid-manifests states it, so both layers word an oversize input alike.
+fn size_limit(max: usize) -> LoadOptions {
+    LoadOptions::default().max_bytes(max as u64)
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ mod request;
 mod resources;
 
 pub use load::{DEFAULT_MAX_BYTES, LoadOptions, Loaded, load, load_with};
-pub use problem::{InputProblem, ProblemKind, Severity};
+pub use problem::{InputProblem, ProblemKind, Severity, human_size};
 pub use request::{RequestOptions, UserInfo, admission_request, request_uid, selects};
 pub use resources::{ResourceInfo, pluralize, resource_for, split_api_version};
 

@@ -148,7 +148,7 @@ impl std::error::Error for InputProblem {}
 
 /// `80.0 MiB`, `64 MiB`, `12 bytes`: sizes as the oversize message prints them; `one_decimal`
 /// always prints a decimal (for the file's size), otherwise whole numbers drop it (for the limit).
-pub(crate) fn human_size(bytes: u64, one_decimal: bool) -> String {
+pub fn human_size(bytes: u64, one_decimal: bool) -> String {
     const KIB: f64 = 1024.0;
     const MIB: f64 = 1024.0 * 1024.0;
     const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
