@@ -117,6 +117,7 @@ mod tests {
     use crate::keys;
     use aksid_policy_common::NoCluster;
     use aksid_policy_common::testing::ObjectSet;
+    use aksid_policy_common::testing::assert_verdict;
     use aksid_policy_common::workload::pod_template;
     use rstest::rstest;
     use serde_json::{Value, json};
@@ -162,12 +163,7 @@ mod tests {
     ) {
         let cluster = ObjectSet(vec![service_account(sa_labels, sa_annotations)]);
         let verdict = judge(label, json!([]), &cluster, &Settings::default());
-        assert_eq!(verdict.is_allowed(), allowed, "{:?}", verdict.message());
-        assert!(
-            verdict.message().unwrap_or_default().contains(message),
-            "{:?}",
-            verdict.message()
-        );
+        assert_verdict(&verdict, allowed, message);
     }
 
     #[test]

@@ -202,6 +202,7 @@ pub(crate) fn validate_volumes(template: &PodTemplate<'_>, verdict: &mut Verdict
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aksid_policy_common::testing::assert_verdict;
     use aksid_policy_common::workload::pod_template;
     use rstest::rstest;
     use serde_json::json;
@@ -228,12 +229,7 @@ mod tests {
     #[case::unknown_mode(json!({"useVMManagedIdentity": "${USE_VM_MI}"}), true, "")]
     fn modes(#[case] parameters: Value, #[case] allowed: bool, #[case] message: &str) {
         let verdict = judge(parameters, &Settings::default());
-        assert_eq!(verdict.is_allowed(), allowed, "{:?}", verdict.message());
-        assert!(
-            verdict.message().unwrap_or_default().contains(message),
-            "{:?}",
-            verdict.message()
-        );
+        assert_verdict(&verdict, allowed, message);
     }
 
     #[test]

@@ -159,6 +159,7 @@ fn check_token_expiration(location: &str, value: &str, settings: &Settings, verd
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aksid_policy_common::testing::assert_verdict;
     use rstest::rstest;
     use serde_json::json;
 
@@ -193,12 +194,7 @@ mod tests {
             &service_account(json!({}), annotations),
             &Settings::default(),
         );
-        assert_eq!(verdict.is_allowed(), allowed, "{:?}", verdict.message());
-        assert!(
-            verdict.message().unwrap_or_default().contains(message),
-            "{:?}",
-            verdict.message()
-        );
+        assert_verdict(&verdict, allowed, message);
     }
 
     #[test]

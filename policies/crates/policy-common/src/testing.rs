@@ -285,3 +285,13 @@ pub fn assert_messages_start_with<M: std::fmt::Display>(actual: &[M], expected: 
         );
     }
 }
+
+/// Asserts a verdict's decision and that its message contains `message_part` (`""` for any).
+pub fn assert_verdict(verdict: &crate::Verdict, allowed: bool, message_part: &str) {
+    let message = verdict.message().unwrap_or_default();
+    assert_eq!(verdict.is_allowed(), allowed, "```\n{message}\n```");
+    assert!(
+        message.contains(message_part),
+        "expected `{message_part}` in\n```\n{message}\n```"
+    );
+}
