@@ -12,7 +12,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{POLICIES, Registry, aksid_run, artifact, digest, fenced, scratch, workspace};
+use support::{POLICIES, Registry, aksid_run, artifact, digest, fenced, repo_root, scratch};
 
 /// The tag the round-trip tests push, as a release would.
 const TAG: &str = "v0.1.0";
@@ -42,7 +42,7 @@ mod crd_schema {
     ///   ObjectMeta itself, gets the part of ObjectMeta a generated manifest may set: a
     ///   DNS-subdomain `name` (required), and string maps `labels` and `annotations`.
     pub fn strict() -> Value {
-        let path = workspace().join(CRD);
+        let path = repo_root().join(CRD);
         let text = std::fs::read_to_string(&path).expect("read the vendored CRD");
         let documents = support::yaml_documents(&text);
         assert_eq!(documents.len(), 1, "{CRD} holds one document");
@@ -156,7 +156,7 @@ mod reproducibility {
 
         let mut build = Command::new(&cargo);
         build
-            .current_dir(workspace())
+            .current_dir(repo_root())
             .args(["build", "--release", "--locked", "--target", &wasm_target])
             .args(policies.split_whitespace().flat_map(|p| ["-p", p]))
             .arg("--target-dir")
@@ -171,7 +171,7 @@ mod reproducibility {
 
         let out = dir.path().join("artifacts");
         let mut dist = Command::new(&cargo);
-        dist.current_dir(workspace())
+        dist.current_dir(repo_root())
             .args([
                 "run",
                 "--release",
@@ -188,7 +188,7 @@ mod reproducibility {
             .args(["--created-at", &var("RELEASE_DATE")]);
         support::run(dist).expect_code(0);
 
-        let committed_dir = workspace().join("artifacts");
+        let committed_dir = repo_root().join("artifacts");
         // README.md is the only committed file aksid-dist does not write.
         let committed: Vec<String> = support::files_under(&committed_dir)
             .into_iter()
@@ -245,7 +245,7 @@ mod artifacts {
 
     #[test]
     fn sha256sums_verifies_and_covers_every_file() {
-        let dir = workspace().join("artifacts");
+        let dir = repo_root().join("artifacts");
         let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).expect("artifacts/SHA256SUMS");
         let mut listed = Vec::new();
         let mut mismatches = Vec::new();
@@ -331,7 +331,7 @@ mod artifacts {
                 "{id}: the policy version is the workspace version"
             );
             let readme =
-                std::fs::read_to_string(workspace().join("policies").join(id).join("README.md"))
+                std::fs::read_to_string(repo_root().join("policies").join(id).join("README.md"))
                     .unwrap();
             assert!(
                 metadata.annotation(aksid_metadata::USAGE) == Some(readme.as_str()),
@@ -365,7 +365,7 @@ mod artifacts {
         for id in POLICIES {
             let embedded = module_metadata(id);
             let source =
-                std::fs::read(workspace().join("policies").join(id).join("metadata.yml")).unwrap();
+                std::fs::read(repo_root().join("policies").join(id).join("metadata.yml")).unwrap();
             assert!(
                 artifact(id, "metadata.yml") == source,
                 "artifacts/{id}/metadata.yml is not policies/{id}/metadata.yml: run `make artifacts`"
@@ -922,7 +922,7 @@ mod registry {
         );
         assert_eq!(again.digest, pushed["no-local-accounts"].digest);
 
-        let addr = registry.addr.clone();
+        let addr = registry.address().to_owned();
         registry.stop();
         assert!(
             !registry.answers(),
@@ -937,7 +937,7 @@ mod registry {
         let pushed = push_all(&registry, dir.path());
         for id in POLICIES {
             let module = artifact(id, "policy.wasm");
-            let image = format!("{}/aksid/{id}:{TAG}", registry.addr);
+            let image = format!("{}/aksid/{id}:{TAG}", registry.address());
             let raw = support::skopeo_raw_manifest(&image);
             assert_eq!(
                 digest(&raw),
@@ -989,7 +989,7 @@ mod registry {
             let pulled: Value = serde_json::from_str(&support::python(
                 "oras.client",
                 support::ORAS_PULL,
-                &[&registry.addr, &image, out_dir.to_str().unwrap()],
+                &[registry.address(), &image, out_dir.to_str().unwrap()],
                 b"",
             ))
             .unwrap();
@@ -1249,7 +1249,7 @@ mod registry {
     fn manifests_digest_pins_each_module_by_its_pushed_digest() {
         let registry = Registry::start("manifests-digest");
         let dir = scratch("manifests-digest");
-        let prefix = format!("{}/aksid", registry.addr);
+        let prefix = format!("{}/aksid", registry.address());
         let cache = dir.path().join("cache");
         let args = [
             "manifests",

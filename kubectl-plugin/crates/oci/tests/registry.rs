@@ -9,7 +9,7 @@ use aksid_oci::{
     PullError, PushError, RegistryErrorKind, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE,
     sha256_digest,
 };
-use support::{Htpasswd, Registry, client_in, scratch};
+use support::{Htpasswd, OciReference, Registry, client_in, scratch};
 
 /// The whole error chain on one line, as the CLI prints it.
 fn chain(error: &dyn std::error::Error) -> String {
@@ -40,7 +40,7 @@ mod round_trip {
         let client = client_in(dir.path(), None);
         for module in support::policy_modules() {
             eprintln!("pushing {} from {}", module.name, module.origin);
-            let target = registry.reference(&format!("aksid/{}:v0.1.0", module.name));
+            let target = registry.oci_reference(&format!("aksid/{}:v0.1.0", module.name));
             let pushed = client
                 .push(&module.bytes, &target)
                 .unwrap_or_else(|e| panic!("push {}: {}", module.name, chain(&e)));
@@ -70,11 +70,12 @@ mod round_trip {
         let client = client_in(dir.path(), None);
         let module = support::stand_in_module("pin-alone", 0);
         let pushed = client
-            .push(&module, &registry.reference("aksid/pin-alone:v1"))
+            .push(&module, &registry.oci_reference("aksid/pin-alone:v1"))
             .unwrap();
         let digest_only = aksid_oci::Reference::parse(&format!(
             "registry://{}/aksid/pin-alone@{}",
-            registry.addr, pushed.manifest_digest
+            registry.address(),
+            pushed.manifest_digest
         ))
         .unwrap();
         let pulled = client.pull(&digest_only).unwrap();
@@ -91,7 +92,7 @@ mod round_trip {
         let client = client_in(dir.path(), None);
         let module = support::stand_in_module("large", 9 * 1024 * 1024);
         let pushed = client
-            .push(&module, &registry.reference("aksid/large:v1"))
+            .push(&module, &registry.oci_reference("aksid/large:v1"))
             .unwrap();
         let pulled = client.pull(&pushed.reference_with_digest).unwrap();
         assert_eq!(pulled.bytes.len(), module.len());
@@ -103,7 +104,7 @@ mod round_trip {
         let registry = Registry::start("force");
         let dir = scratch("force");
         let bare = wat::parse_str("(module)").unwrap();
-        let target = registry.reference("aksid/bare:v1");
+        let target = registry.oci_reference("aksid/bare:v1");
         let err = client_in(dir.path(), None)
             .push(&bare, &target)
             .unwrap_err();
@@ -119,7 +120,7 @@ mod round_trip {
         .unwrap();
         let pushed = forced.push(&bare, &target).unwrap();
         let manifest: serde_json::Value = serde_json::from_slice(&support::skopeo_raw_manifest(
-            &format!("{}/aksid/bare:v1", registry.addr),
+            &format!("{}/aksid/bare:v1", registry.address()),
         ))
         .unwrap();
         assert!(manifest.get("annotations").is_none(), "{manifest}");
@@ -141,10 +142,10 @@ mod independent_clients {
             let pushed = client
                 .push(
                     &module.bytes,
-                    &registry.reference(&format!("{repository}:v0.1.0")),
+                    &registry.oci_reference(&format!("{repository}:v0.1.0")),
                 )
                 .unwrap();
-            let image = format!("{}/{repository}:v0.1.0", registry.addr);
+            let image = format!("{}/{repository}:v0.1.0", registry.address());
 
             // skopeo: the manifest bytes, exactly as the registry serves them.
             let raw = support::skopeo_raw_manifest(&image);
@@ -192,7 +193,7 @@ mod independent_clients {
             let out_dir = dir.path().join(format!("oras-{}", module.name));
             let pulled: serde_json::Value = serde_json::from_str(&support::oras(
                 support::ORAS_PULL,
-                &[&registry.addr, &image, out_dir.to_str().unwrap()],
+                &[registry.address(), &image, out_dir.to_str().unwrap()],
             ))
             .unwrap();
             assert_eq!(pulled["manifest"], manifest);
@@ -213,14 +214,14 @@ mod independent_clients {
         let dir = scratch("not-a-policy");
         let file = dir.path().join("notes.txt");
         std::fs::write(&file, "not a policy").unwrap();
-        let image = format!("{}/aksid/notes:v1", registry.addr);
+        let image = format!("{}/aksid/notes:v1", registry.address());
         support::oras(
             support::ORAS_PUSH_FILE,
-            &[&registry.addr, &image, file.to_str().unwrap()],
+            &[registry.address(), &image, file.to_str().unwrap()],
         );
         let client = client_in(dir.path(), None);
         let err = client
-            .pull(&registry.reference("aksid/notes:v1"))
+            .pull(&registry.oci_reference("aksid/notes:v1"))
             .unwrap_err();
         let message = chain(&err);
         assert!(matches!(err, PullError::NotAPolicy { .. }), "{message}");
@@ -243,13 +244,13 @@ mod pinning {
         let a = client
             .push(
                 &support::stand_in_module("pin-mismatch-a", 0),
-                &registry.reference("aksid/p:a"),
+                &registry.oci_reference("aksid/p:a"),
             )
             .unwrap();
         let b = client
             .push(
                 &support::stand_in_module("pin-mismatch-b", 0),
-                &registry.reference("aksid/p:b"),
+                &registry.oci_reference("aksid/p:b"),
             )
             .unwrap();
         // Tamper with the registry's storage: A's manifest blob now holds B's manifest.
@@ -280,7 +281,7 @@ mod pinning {
         let client = client_in(dir.path(), None);
         let module = support::stand_in_module("layer-tamper", 0);
         let pushed = client
-            .push(&module, &registry.reference("aksid/p:v1"))
+            .push(&module, &registry.oci_reference("aksid/p:v1"))
             .unwrap();
         let mut tampered = module.clone();
         *tampered.last_mut().unwrap() ^= 0xff;
@@ -301,11 +302,11 @@ mod pinning {
         client
             .push(
                 &support::stand_in_module("unknown-pin", 0),
-                &registry.reference("aksid/p:v1"),
+                &registry.oci_reference("aksid/p:v1"),
             )
             .unwrap();
         let unknown = registry
-            .reference("aksid/p:v1")
+            .oci_reference("aksid/p:v1")
             .with_digest(&sha256_digest(b"nothing"))
             .unwrap();
         let err = client.pull(&unknown).unwrap_err();
@@ -315,7 +316,9 @@ mod pinning {
             "{}",
             chain(&err)
         );
-        let missing_tag = client.pull(&registry.reference("aksid/p:v2")).unwrap_err();
+        let missing_tag = client
+            .pull(&registry.oci_reference("aksid/p:v2"))
+            .unwrap_err();
         assert_eq!(
             registry_kind(&missing_tag),
             Some(RegistryErrorKind::NotFound)
@@ -335,15 +338,15 @@ mod pinning {
         let client = client_in(dir.path(), None);
         let old = support::stand_in_module("moved-tag-old", 0);
         let first = client
-            .push(&old, &registry.reference("aksid/p:v1"))
+            .push(&old, &registry.oci_reference("aksid/p:v1"))
             .unwrap();
         let new = support::stand_in_module("moved-tag-new", 0);
         client
-            .push(&new, &registry.reference("aksid/p:v1"))
+            .push(&new, &registry.oci_reference("aksid/p:v1"))
             .unwrap();
         assert_eq!(
             client
-                .pull(&registry.reference("aksid/p:v1"))
+                .pull(&registry.oci_reference("aksid/p:v1"))
                 .unwrap()
                 .bytes,
             new
@@ -364,12 +367,12 @@ mod cache {
         let client = client_in(dir.path(), None);
         let module = support::stand_in_module("cache-hit", 0);
         let pushed = client
-            .push(&module, &registry.reference("aksid/p:v1"))
+            .push(&module, &registry.oci_reference("aksid/p:v1"))
             .unwrap();
         let first = client.pull(&pushed.reference_with_digest).unwrap();
         assert!(!first.from_cache);
         // A tag resolves at the registry, then uses the cached module for its digest.
-        let by_tag = client.pull(&registry.reference("aksid/p:v1")).unwrap();
+        let by_tag = client.pull(&registry.oci_reference("aksid/p:v1")).unwrap();
         assert!(by_tag.from_cache);
         assert_eq!(by_tag.manifest_digest, pushed.manifest_digest);
 
@@ -379,7 +382,9 @@ mod cache {
         assert_eq!(second.bytes, module);
         assert_eq!(second.layer_digest, pushed.layer_digest);
         // A tag is never answered from the cache alone: tags move.
-        let err = client.pull(&registry.reference("aksid/p:v1")).unwrap_err();
+        let err = client
+            .pull(&registry.oci_reference("aksid/p:v1"))
+            .unwrap_err();
         assert_eq!(
             registry_kind(&err),
             Some(RegistryErrorKind::Connection),
@@ -395,7 +400,7 @@ mod cache {
         let client = client_in(dir.path(), None);
         let module = support::stand_in_module("cache-corrupt", 0);
         let pushed = client
-            .push(&module, &registry.reference("aksid/p:v1"))
+            .push(&module, &registry.oci_reference("aksid/p:v1"))
             .unwrap();
         assert!(
             !client
@@ -476,7 +481,7 @@ mod auth {
             },
         );
         let module = support::stand_in_module("auth-config", 0);
-        let target = registry.reference("aksid/p:v1");
+        let target = registry.oci_reference("aksid/p:v1");
         let entries = [
             serde_json::json!({"auth": basic(USER, PASSWORD)}),
             serde_json::json!({"username": USER, "password": PASSWORD}),
@@ -484,9 +489,9 @@ mod auth {
         for (i, entry) in entries.into_iter().enumerate() {
             let dir = scratch(&format!("auth-config-{i}"));
             let key = if i == 0 {
-                format!("http://{}", registry.addr)
+                format!("http://{}", registry.address())
             } else {
-                registry.addr.clone()
+                registry.address().to_owned()
             };
             let config = docker_config(dir.path(), &key, entry);
             let client = client_in(dir.path(), Some(&config));
@@ -509,7 +514,7 @@ mod auth {
             },
         );
         let module = support::stand_in_module("auth-refused", 0);
-        let target = registry.reference("aksid/p:v1");
+        let target = registry.oci_reference("aksid/p:v1");
 
         let dir = scratch("auth-anonymous");
         let err = client_in(dir.path(), None)
@@ -532,7 +537,7 @@ mod auth {
         let dir = scratch("auth-wrong");
         let config = docker_config(
             dir.path(),
-            &registry.addr,
+            registry.address(),
             serde_json::json!({"auth": basic(USER, "wrong")}),
         );
         let err = client_in(dir.path(), Some(&config))
@@ -561,10 +566,12 @@ mod auth {
         let dir = scratch("auth-helper");
         let path = dir.path().join("docker-config.json");
         let config =
-            serde_json::json!({"auths": {registry.addr.clone(): {}}, "credsStore": "desktop"});
+            serde_json::json!({"auths": {registry.address(): {}}, "credsStore": "desktop"});
         std::fs::write(&path, config.to_string()).unwrap();
         let client = client_in(dir.path(), Some(&path));
-        let err = client.pull(&registry.reference("aksid/p:v1")).unwrap_err();
+        let err = client
+            .pull(&registry.oci_reference("aksid/p:v1"))
+            .unwrap_err();
         let message = chain(&err);
         assert!(matches!(err, PullError::Credentials(_)), "{message}");
         assert!(
@@ -590,7 +597,7 @@ mod auth {
         // A Docker config with wrong credentials: the environment must win over it.
         let config = docker_config(
             dir.path(),
-            &registry.addr,
+            registry.address(),
             serde_json::json!({"auth": basic(USER, "wrong")}),
         );
         let run = |user: Option<&str>, password: Option<&str>| {
@@ -606,7 +613,7 @@ mod auth {
                 .env("AKSID_OCI_TEST_CHILD", "1")
                 .env(
                     "AKSID_OCI_TEST_REFERENCE",
-                    registry.reference("aksid/env:v1").to_string(),
+                    registry.oci_reference("aksid/env:v1").to_string(),
                 )
                 .env("AKSID_OCI_TEST_MODULE", &module_path)
                 .env("AKSID_OCI_TEST_DIR", dir.path())
@@ -672,7 +679,7 @@ mod transport {
         let registry = Registry::start_on("insecure", "127.0.0.2");
         let dir = scratch("insecure");
         let module = support::stand_in_module("insecure", 0);
-        let target = registry.reference("aksid/p:v1");
+        let target = registry.oci_reference("aksid/p:v1");
 
         let err = client_in(dir.path(), None)
             .push(&module, &target)

@@ -1,0 +1,328 @@
+//! Test support shared by the aksid suites that talk to a real OCI registry: the `aksid-oci`
+//! registry tests (`kubectl-plugin/crates/oci/tests/registry.rs`) and the distribution tests
+//! (`tests/tests/distribution.rs`).
+//!
+//! - [`Registry`]: Debian's distribution registry (`docker-registry serve`) started per test on a
+//!   loopback address and a free port, anonymous or behind HTTP basic authentication, with its
+//!   storage and log at hand, and stopped (kill + wait) when dropped.
+//! - The independent clients that read back what a test pushed: skopeo
+//!   ([`skopeo_raw_manifest`]) and Python libraries from the repository's `.venv`
+//!   ([`venv_python`], [`python`], e.g. oras with [`ORAS_PULL`]).
+//! - Where things are: [`repo_root`], [`scratch`] directories named after the test, and
+//!   [`tool`] to locate an installed program.
+//!
+//! What each suite needs of its own (aksid-oci clients and references, the `kubectl-aksid`
+//! runner, schema checks, stand-in modules) stays in that suite's support module, built on this.
+//!
+//! # What must be installed
+//!
+//! `docker-registry`, `skopeo`, `htpasswd` (apache2-utils, for [`Registry::start_with_auth`]) and
+//! a `.venv/` at the repository root with the Python libraries the tests import (`oras`, and
+//! `jsonschema` for the distribution tests). `tests/support/install-test-tools.sh` (or
+//! `make test-tools`) installs them all. A missing tool fails the test with that instruction
+//! ([`INSTALL_HINT`]) rather than skipping it, so a green run always means the registry and the
+//! independent clients were exercised.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What to do when a tool is missing, for failure messages.
+pub const INSTALL_HINT: &str = "run `tests/support/install-test-tools.sh` (from the repository \
+    root, or `make test-tools`) to install the registry, skopeo, htpasswd and the .venv with \
+    oras and jsonschema";
+
+/// The repository (workspace) root, canonical: `$(CURDIR)` when `make` runs there.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// A scratch directory named after the test, removed when dropped.
+pub fn scratch(test: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("aksid-test-{test}-"))
+        .tempdir()
+        .expect("scratch dir")
+}
+
+/// The installed program `name`: from `/usr/bin`, `/usr/sbin` or `/usr/local/bin`, else from
+/// `PATH`.
+///
+/// # Panics
+///
+/// When it is not installed, with [`INSTALL_HINT`].
+pub fn tool(name: &str) -> PathBuf {
+    let dirs = ["/usr/bin", "/usr/sbin", "/usr/local/bin"].map(PathBuf::from);
+    dirs.into_iter()
+        .chain(
+            std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths),
+        )
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| panic!("`{name}` is not installed: {INSTALL_HINT}"))
+}
+
+/// The `.venv` Python (at the repository root), which must import `module`.
+///
+/// # Panics
+///
+/// When there is no `.venv` or it cannot import `module`, with [`INSTALL_HINT`].
+pub fn venv_python(module: &str) -> PathBuf {
+    let python = repo_root().join(".venv/bin/python");
+    let ok = python.exists()
+        && Command::new(&python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "the Python module `{module}` is missing from .venv: {INSTALL_HINT}"
+    );
+    python
+}
+
+/// Runs a Python snippet with the [`venv_python`] that imports `module`, feeding it `stdin`;
+/// `args` follow as `sys.argv[1:]`. Returns stdout.
+///
+/// # Panics
+///
+/// When the snippet fails, with its stderr.
+pub fn python(module: &str, script: &str, args: &[&str], stdin: &[u8]) -> String {
+    let mut child = Command::new(venv_python(module))
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python script failed:\n```\n{}\n```",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A [`python`] script (module `oras.client`) that pulls `IP:PORT/REPO:TAG` with oras into
+/// `outdir`: arguments `host target outdir`; prints the manifest and the files written, as JSON
+/// (`{"manifest": ..., "files": [...]}`).
+pub const ORAS_PULL: &str = r#"
+import json, sys
+import oras.client
+host, target, outdir = sys.argv[1:4]
+client = oras.client.OrasClient(hostname=host, insecure=True)
+manifest = client.get_manifest(target)
+files = client.pull(target=target, outdir=outdir)
+print(json.dumps({"manifest": manifest, "files": files}))
+"#;
+
+/// `skopeo inspect --raw` of `IP:PORT/REPO:TAG` (or `@digest`) over plain HTTP: the manifest
+/// bytes exactly as an independent client receives them.
+///
+/// # Panics
+///
+/// When skopeo fails, with its stderr.
+pub fn skopeo_raw_manifest(image: &str) -> Vec<u8> {
+    let out = Command::new(tool("skopeo"))
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{image}"))
+        .output()
+        .expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo inspect {image} failed:\n```\n{}\n```",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The user and password a registry from [`Registry::start_with_auth`] accepts (and no other).
+pub struct Htpasswd<'a> {
+    pub user: &'a str,
+    pub password: &'a str,
+}
+
+/// A running `docker-registry serve` on a loopback address and a free port, storing under a
+/// scratch directory, stopped (kill + wait) when dropped, even when the test panics.
+///
+/// The registry keeps no blob descriptor cache: a test that tampers with the storage (see
+/// [`Registry::blob_path`]) is served the tampered bytes, as a compromised registry would serve
+/// them.
+pub struct Registry {
+    child: Child,
+    /// `IP:PORT`.
+    addr: String,
+    storage: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    /// An anonymous registry on 127.0.0.1; `test` names its scratch directory.
+    pub fn start(test: &str) -> Registry {
+        Registry::spawn(test, "127.0.0.1", None)
+    }
+
+    /// An anonymous registry on another loopback address `ip` (e.g. `127.0.0.2`), for tests of
+    /// clients that treat only some hosts as plain HTTP.
+    pub fn start_on(test: &str, ip: &str) -> Registry {
+        Registry::spawn(test, ip, None)
+    }
+
+    /// A registry on 127.0.0.1 that requires HTTP basic authentication as `user`.
+    pub fn start_with_auth(test: &str, user: Htpasswd<'_>) -> Registry {
+        Registry::spawn(test, "127.0.0.1", Some(user))
+    }
+
+    fn spawn(test: &str, ip: &str, auth: Option<Htpasswd<'_>>) -> Registry {
+        let binary = tool("docker-registry");
+        let dir = scratch(&format!("{test}-registry"));
+        let storage = dir.path().join("storage");
+        std::fs::create_dir(&storage).unwrap();
+        // Bind port 0 to have the kernel pick a free port, then hand it to the registry.
+        let port = TcpListener::bind((ip, 0))
+            .expect("bind a free port")
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("{ip}:{port}");
+        let auth_section = match auth {
+            Some(Htpasswd { user, password }) => {
+                let out = Command::new(tool("htpasswd"))
+                    .args(["-Bbn", user, password])
+                    .output()
+                    .expect("run htpasswd");
+                assert!(out.status.success(), "htpasswd failed: {out:?}");
+                let file = dir.path().join("htpasswd");
+                std::fs::write(&file, &out.stdout).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: aksid-test\n    path: {}\n",
+                    file.display()
+                )
+            }
+            None => String::new(),
+        };
+        // No blob descriptor cache (see the type's documentation).
+        let config = format!(
+            "version: 0.1\n\
+             log:\n  level: warn\n  accesslog:\n    disabled: true\n\
+             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+             http:\n  addr: {addr}\n  secret: aksid-test-secret\n\
+             {auth_section}",
+            storage.display()
+        );
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = dir.path().join("registry.log");
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(&binary)
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}; {INSTALL_HINT}", binary.display()));
+        let mut registry = Registry {
+            child,
+            addr,
+            storage,
+            log,
+            _dir: dir,
+        };
+        registry.wait_ready();
+        registry
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "the registry exited ({status}) before answering:\n```\n{}\n```",
+                    self.log()
+                );
+            }
+            if self.answers() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the registry at {} did not answer /v2/ within 30 s:\n```\n{}\n```",
+                self.addr,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `IP:PORT`, the registry host of image names (`IP:PORT/REPO:TAG`).
+    pub fn address(&self) -> &str {
+        &self.addr
+    }
+
+    /// `registry://IP:PORT/REPO_AND_TAG`: an image in this registry in aksid's reference syntax.
+    pub fn reference(&self, repository_and_tag: &str) -> String {
+        format!("registry://{}/{repository_and_tag}", self.addr)
+    }
+
+    /// Whether `GET /v2/` answers as a running registry does: 200, or 401 when it requires
+    /// authentication.
+    pub fn answers(&self) -> bool {
+        matches!(http_status(&self.addr, "/v2/"), Some(200 | 401))
+    }
+
+    /// The registry's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The file holding blob `digest` (`sha256:<hex>`) in the registry's storage, for tests that
+    /// tamper with stored content.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        self.storage
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    /// Stops the registry now: kills it and waits for it (dropping does the same).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The status code of `GET path`, or `None` when nothing answers.
+fn http_status(addr: &str, path: &str) -> Option<u16> {
+    let mut stream =
+        TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
