@@ -17,7 +17,6 @@ use aksid_report::{
 };
 use anyhow::{Context, Result};
 use rayon::prelude::*;
-use serde_json::Value;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -45,9 +44,15 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
     }
     let load_options = LoadOptions::default().max_bytes(args.max_file_size as u64);
     let mut manifests: Vec<Manifest> = Vec::new();
-    for input in &inputs {
-        let loaded = load_with(&input.name, &input.bytes, &load_options);
-        report.add_file(&input.name);
+    let loaded: Vec<(String, aksid_manifests::Loaded)> = inputs
+        .into_par_iter()
+        .map(|input| {
+            let loaded = load_with(&input.name, &input.bytes, &load_options);
+            (input.name, loaded)
+        })
+        .collect();
+    for (name, loaded) in loaded {
+        report.add_file(&name);
         for problem in &loaded.problems {
             report.add_problem(problem);
         }
@@ -58,30 +63,20 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
         .namespace(args.namespace.clone())
         .username(args.user.clone())
         .groups(args.groups.clone());
-    let requests: Vec<Value> = manifests
-        .iter()
-        .map(|m| admission_request(m, &options))
-        .collect();
-    // Every object of the run is the cluster a context-aware policy sees, with the namespace the
-    // request gives it: a Pod and its ServiceAccount in different files are judged together.
-    let mut objects = ObjectSet::new();
-    for request in &requests {
-        if let Some(object) = request.get("object") {
-            let _ = objects.insert(object.clone());
-        }
-    }
+    let objects = context_objects(&manifests, &policies, &options);
 
-    // One task per object: its request is serialised once and judged by every policy whose
-    // rules select it.
+    // One task per object: its request is built and serialised once, judged by every policy
+    // whose rules select it, and dropped, so a large run holds each object only once.
     let progress = progress_bar(&args, manifests.len());
-    let outcomes: Vec<Vec<(usize, Result<aksid_host::Verdict, aksid_host::Error>)>> = requests
+    let outcomes: Vec<Vec<(usize, Result<aksid_host::Verdict, aksid_host::Error>)>> = manifests
         .par_iter()
-        .map(|request| {
+        .map(|manifest| {
+            let request = admission_request(manifest, &options);
             let selected: Vec<&ReadyPolicy> = policies
                 .iter()
-                .filter(|p| selects(&p.metadata, request))
+                .filter(|p| selects(&p.metadata, &request))
                 .collect();
-            let prepared = PreparedRequest::new(request);
+            let prepared = PreparedRequest::new(&request);
             let verdicts = selected
                 .into_iter()
                 .map(|p| {
@@ -133,6 +128,10 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
     if !args.no_exceptions {
         apply_exceptions(&mut report, &args)?;
     }
+    // The process exits right after printing: freeing every parsed object one by one would only
+    // add time (about 0.4 s for 10,000 objects).
+    std::mem::forget(manifests);
+    std::mem::forget(objects);
     let report = report.build();
     let format = match args.output {
         OutputFormat::Text => Format::Text,
@@ -155,6 +154,32 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
         1 => Outcome::Rejected,
         _ => Outcome::Error,
     })
+}
+
+/// The cluster context-aware policies see: every object of the run whose kind some policy
+/// declared in `contextAwareResources` (the host serves no other kind), with the namespace its
+/// request gives it. A Pod and its ServiceAccount in different files are judged together.
+fn context_objects(
+    manifests: &[Manifest],
+    policies: &[ReadyPolicy],
+    options: &RequestOptions,
+) -> ObjectSet {
+    let declared: Vec<(&str, &str)> = policies
+        .iter()
+        .flat_map(|p| p.metadata.context_aware_resources.iter())
+        .map(|r| (r.api_version.as_str(), r.kind.as_str()))
+        .collect();
+    let mut objects = ObjectSet::new();
+    for manifest in manifests {
+        if declared.contains(&(manifest.api_version(), manifest.kind())) {
+            let mut request = admission_request(manifest, options);
+            if let Some(object) = request.get_mut("object") {
+                // An object without a name cannot be looked up; it is simply not in the context.
+                let _ = objects.insert(object.take());
+            }
+        }
+    }
+    objects
 }
 
 fn add_input_failure(report: &mut ReportBuilder, failure: InputFailure) {
