@@ -43,7 +43,7 @@ lint: artifacts
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 
-test: artifacts test-tools lint
+test: build test-tools lint
 	$(CARGO) test --release --locked --workspace
 
 bench: build
