@@ -43,14 +43,27 @@ mod util {
     }
 
     /// The binary under test; the tests never build it themselves (`make test` builds first).
+    ///
+    /// Each test process runs its own copy, taken on first use: the pre-commit test's
+    /// `cargo install` shares `target/` (to reuse the compiled dependencies rather than spend
+    /// minutes rebuilding them) and replaces `target/release/kubectl-aksid` while it runs.
     pub fn binary() -> PathBuf {
-        let path = workspace().join("target/release/kubectl-aksid");
-        assert!(
-            path.is_file(),
-            "{} is missing: run `make build` first (these tests run the built binary)",
-            path.display()
-        );
-        path
+        static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+        COPY.get_or_init(|| {
+            let path = workspace().join("target/release/kubectl-aksid");
+            assert!(
+                path.is_file(),
+                "{} is missing: run `make build` first (these tests run the built binary)",
+                path.display()
+            );
+            let dir =
+                std::env::temp_dir().join(format!("aksid-e2e-cli-bin-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("create the binary copy's directory");
+            let copy = dir.join("kubectl-aksid");
+            std::fs::copy(&path, &copy).expect("copy the binary under test");
+            copy
+        })
+        .clone()
     }
 
     /// The compiled-module cache shared by every run of these tests: compiling the four
@@ -2071,9 +2084,10 @@ mod pre_commit {
     use std::process::Command;
     use std::time::Instant;
 
-    /// Runs `program ARGS` in `dir` with the hook's caches: pre-commit's home and cargo's target
-    /// directory under `target/`, so the hook environment survives between test runs and its
-    /// build reuses nothing else's. Git reads no user or system configuration.
+    /// Runs `program ARGS` in `dir` with the hook's caches: pre-commit's home under `target/`,
+    /// so the hook environment survives between test runs, and cargo's target directory shared
+    /// with the workspace, so `cargo install` reuses the compiled dependencies (a cold install
+    /// otherwise compiles wasmtime again: minutes). Git reads no user or system configuration.
     fn command(program: &Path, dir: &Path, args: &[&str]) -> Run {
         let target = workspace().join("target");
         let mut command = Command::new(program);
@@ -2081,7 +2095,7 @@ mod pre_commit {
             .args(args)
             .current_dir(dir)
             .env("PRE_COMMIT_HOME", target.join("pre-commit-home"))
-            .env("CARGO_TARGET_DIR", target.join("pre-commit"))
+            .env("CARGO_TARGET_DIR", &target)
             .env("AKSID_CACHE_DIR", module_cache())
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
