@@ -146,7 +146,10 @@ fn run(args: Args) -> Result<()> {
         (Err(why.clone()), Err(why))
     };
 
-    let artifacts = args.artifacts.clone().unwrap_or_else(|| root.join("artifacts"));
+    let artifacts = args
+        .artifacts
+        .clone()
+        .unwrap_or_else(|| root.join("artifacts"));
     let modules = engine::module_sizes(&artifacts)
         .map_err(|e| format!("{e:#}; build them first (`make artifacts`)"));
     let evaluations = if modules.is_ok() {
@@ -219,7 +222,8 @@ fn generate_sets(dir: &Path, sizes: &[usize], seed: u64) -> Result<Vec<Set>> {
         .collect()
 }
 
-/// `Measured on 2025-11-22 (commit abc1234): AMD EPYC …, 2 cores, 23 GiB, Linux 6.8.0.`
+/// `Measured on 2025-11-22 (commit abc1234): AMD EPYC …, 2 cores, 23 GiB, Linux 6.8.0; load
+/// average 0.05 at the start.`
 fn describe_machine(root: &Path) -> String {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
     let cpuinfo = read("/proc/cpuinfo");
@@ -253,8 +257,15 @@ fn describe_machine(root: &Path) -> String {
         command("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
     let dirty = command("git", &["status", "--porcelain", "--untracked-files=no"])
         .is_some_and(|s| !s.is_empty());
+    // Other work on the machine skews every number, the all-cores ones most: say how busy it was.
+    let load = read("/proc/loadavg")
+        .split_whitespace()
+        .next()
+        .unwrap_or("?")
+        .to_owned();
     format!(
-        "Measured on {date} (commit {commit}{}): {cpu}, {cores} cores{memory_gib}, Linux {}.",
+        "Measured on {date} (commit {commit}{}): {cpu}, {cores} cores{memory_gib}, Linux {}; load average {load} \
+         at the start.",
         if dirty { ", with local changes" } else { "" },
         read("/proc/sys/kernel/osrelease").trim()
     )
