@@ -2,7 +2,7 @@
 //! policy then evaluates a normal request correctly.
 
 use crate::util::*;
-use aksid_host::{Error, ObjectSet, Trap};
+use aksid_host::{Error, Trap};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -10,13 +10,7 @@ fn endless_loop_times_out_in_about_the_configured_time() {
     let host = strict_host();
     let policy = hostile_policy(&host);
     let started = Instant::now();
-    let err = policy
-        .validate(
-            &admission_request(pod("p")),
-            &mode("loop"),
-            &ObjectSet::new(),
-        )
-        .unwrap_err();
+    let err = validate_in_mode(&policy, "loop").unwrap_err();
     let elapsed = started.elapsed();
     assert!(
         matches!(&err, Error::Timeout { operation, timeout, .. } if *operation == "validate" && *timeout == Duration::from_millis(200)),
@@ -37,13 +31,7 @@ fn endless_loop_times_out_in_about_the_configured_time() {
 fn unbounded_allocation_hits_the_memory_limit() {
     let host = strict_host();
     let policy = hostile_policy(&host);
-    let err = policy
-        .validate(
-            &admission_request(pod("p")),
-            &mode("alloc"),
-            &ObjectSet::new(),
-        )
-        .unwrap_err();
+    let err = validate_in_mode(&policy, "alloc").unwrap_err();
     assert!(
         matches!(&err, Error::MemoryLimit { limit, .. } if *limit == 32 << 20),
         "{err:?}"
@@ -59,13 +47,7 @@ fn unbounded_allocation_hits_the_memory_limit() {
 fn panic_is_a_trap_with_the_guest_message() {
     let host = strict_host();
     let policy = hostile_policy(&host);
-    let err = policy
-        .validate(
-            &admission_request(pod("p")),
-            &mode("trap"),
-            &ObjectSet::new(),
-        )
-        .unwrap_err();
+    let err = validate_in_mode(&policy, "trap").unwrap_err();
     match &err {
         Error::Trap {
             trap,
@@ -93,13 +75,7 @@ fn panic_is_a_trap_with_the_guest_message() {
 fn unreachable_is_a_trap_of_that_kind() {
     let host = strict_host();
     let policy = hostile_policy(&host);
-    let err = policy
-        .validate(
-            &admission_request(pod("p")),
-            &mode("unreachable"),
-            &ObjectSet::new(),
-        )
-        .unwrap_err();
+    let err = validate_in_mode(&policy, "unreachable").unwrap_err();
     assert!(
         matches!(
             err,
@@ -117,13 +93,7 @@ fn unreachable_is_a_trap_of_that_kind() {
 fn stdout_flood_is_captured_and_bounded() {
     let host = strict_host();
     let policy = hostile_policy(&host);
-    let verdict = policy
-        .validate(
-            &admission_request(pod("p")),
-            &mode("stdout"),
-            &ObjectSet::new(),
-        )
-        .unwrap();
+    let verdict = validate_in_mode(&policy, "stdout").unwrap();
     assert!(verdict.accepted);
     assert_eq!(verdict.output.stdout.len(), 64 << 10);
     assert_eq!(verdict.output.stderr.len(), 64 << 10);
@@ -141,13 +111,7 @@ fn stdout_flood_child() {
     }
     let host = strict_host();
     let policy = hostile_policy(&host);
-    let verdict = policy
-        .validate(
-            &admission_request(pod("p")),
-            &mode("stdout"),
-            &ObjectSet::new(),
-        )
-        .unwrap();
+    let verdict = validate_in_mode(&policy, "stdout").unwrap();
     assert!(verdict.accepted);
     println!("CHILD-DONE");
 }
@@ -189,13 +153,7 @@ fn stdout_flood_never_reaches_the_process_stdout() {
 fn unknown_capability_error_names_it() {
     let host = strict_host();
     let policy = hostile_policy(&host);
-    let err = policy
-        .validate(
-            &admission_request(pod("p")),
-            &mode("unknown-capability"),
-            &ObjectSet::new(),
-        )
-        .unwrap_err();
+    let err = validate_in_mode(&policy, "unknown-capability").unwrap_err();
     match &err {
         Error::HostCapability {
             capability,
@@ -230,13 +188,7 @@ fn unknown_capability_error_names_it() {
 fn undeclared_kind_is_refused_with_kubewarden_wording() {
     let host = strict_host();
     let policy = hostile_policy(&host);
-    let err = policy
-        .validate(
-            &admission_request(pod("p")),
-            &mode("undeclared-kind"),
-            &ObjectSet::new(),
-        )
-        .unwrap_err();
+    let err = validate_in_mode(&policy, "undeclared-kind").unwrap_err();
     match &err {
         Error::HostCapability {
             capability,
@@ -270,13 +222,7 @@ fn each_failure_leaves_the_host_usable_in_sequence() {
         "undeclared-kind",
     ] {
         assert!(
-            policy
-                .validate(
-                    &admission_request(pod("p")),
-                    &mode(hostile),
-                    &ObjectSet::new()
-                )
-                .is_err(),
+            validate_in_mode(&policy, hostile).is_err(),
             "{hostile} must fail"
         );
         assert_evaluates_normally(&policy);

@@ -140,6 +140,18 @@ pub fn mode(mode: &str) -> Value {
     json!({ "mode": mode })
 }
 
+/// Runs the hostile guest's `mode` on a pod, with no objects to look up.
+pub fn validate_in_mode(
+    policy: &Policy,
+    hostile_mode: &str,
+) -> Result<aksid_host::Verdict, aksid_host::Error> {
+    policy.validate(
+        &admission_request(pod("p")),
+        &mode(hostile_mode),
+        &Default::default(),
+    )
+}
+
 /// A CREATE AdmissionRequest for `object`, shaped as `kwctl scaffold admission-request` emits.
 pub fn admission_request(object: Value) -> Value {
     let api_version = object["apiVersion"].as_str().unwrap_or("v1");
