@@ -23,14 +23,6 @@ annotations:
   io.kubewarden.policy.title: hostile-policy
 "#;
 
-/// The four aksid policies.
-pub const AKSID_POLICIES: [&str; 4] = [
-    "no-local-accounts",
-    "no-cluster-admin-users",
-    "workload-identity-labels",
-    "no-plaintext-secret-env",
-];
-
 pub fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -65,47 +57,6 @@ pub fn hostile_module() -> Vec<u8> {
         )
     });
     annotate(&wasm, HOSTILE_METADATA)
-}
-
-/// An aksid policy module annotated with its metadata.yml, or `None` (with a notice) while it
-/// is not built yet.
-pub fn aksid_module(id: &str) -> Option<Vec<u8>> {
-    let path = wasm_path(id);
-    let metadata = workspace_dir()
-        .join("policies")
-        .join(id)
-        .join("metadata.yml");
-    match (std::fs::read(&path), std::fs::read_to_string(&metadata)) {
-        (Ok(wasm), Ok(yaml)) => Some(annotate(&wasm, &yaml)),
-        _ => {
-            eprintln!(
-                "NOTICE: skipping {id}: {} or {} is missing (cargo build --release --target wasm32-wasip1 -p {id})",
-                path.display(),
-                metadata.display()
-            );
-            None
-        }
-    }
-}
-
-/// Runs `check` on every built aksid policy, then fails listing every policy whose check
-/// panicked, so that one broken policy does not hide the others.
-pub fn for_each_aksid_policy(check: impl Fn(&str, Vec<u8>)) {
-    let mut failures = Vec::new();
-    for id in AKSID_POLICIES {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if let Some(wasm) = aksid_module(id) {
-                check(id, wasm);
-            }
-        }));
-        if result.is_err() {
-            failures.push(id);
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "failed for: {failures:?} (see the panics above)"
-    );
 }
 
 /// A WAT module, annotated with minimal metadata titled `title`.

@@ -42,19 +42,25 @@ impl ClusterContext for HostCluster {
         namespace: Option<&str>,
         name: &str,
     ) -> Lookup {
-        use kubewarden_policy_sdk::host_capabilities::kubernetes::{
-            GetResourceRequest, get_resource,
-        };
-        let request = GetResourceRequest {
-            api_version: api_version.to_owned(),
-            kind: kind.to_owned(),
-            name: name.to_owned(),
-            namespace: namespace.map(str::to_owned),
-            disable_cache: false,
-            field_masks: None,
-        };
-        match get_resource::<Value>(&request) {
-            Ok(object) => Lookup::Found(object),
+        // The wire format of the SDK's `GetResourceRequest`, called directly: the SDK's
+        // `cluster-context` feature would link k8s-openapi for this one call.
+        let request = serde_json::json!({
+            "api_version": api_version,
+            "kind": kind,
+            "name": name,
+            "namespace": namespace,
+            "disable_cache": false,
+        });
+        let payload = serde_json::to_vec(&request).unwrap_or_default();
+        let answer = kubewarden_policy_sdk::wapc_guest::host_call(
+            "kubewarden",
+            "kubernetes",
+            "get_resource",
+            &payload,
+        );
+        match answer.map(|raw| serde_json::from_slice::<Value>(&raw)) {
+            Ok(Ok(object)) => Lookup::Found(object),
+            Ok(Err(e)) => Lookup::Unavailable(format!("the host's answer is not JSON: {e}")),
             Err(e) => classify_error(&e.to_string()),
         }
     }

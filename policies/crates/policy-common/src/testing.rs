@@ -146,14 +146,23 @@ pub fn assert_answers<P: Policy>(object: &Value, settings: &Value, cluster: &dyn
     }
 }
 
-/// The vendored real-world corpus (`tests/corpus/real`, copied from `../shared/corpus/real`).
-pub fn corpus_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests/corpus/real")
+/// The vendored real-world corpora (`tests/corpus/{real,wild}`, copied from `../shared/corpus`).
+pub const CORPORA: [&str; 2] = ["real", "wild"];
+
+/// The directory of one corpus (`real` or `wild`).
+pub fn corpus_dir(corpus: &str) -> std::path::PathBuf {
+    workspace_dir().join("tests/corpus").join(corpus)
+}
+
+fn workspace_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
 }
 
 /// One row of `EXPECTED.tsv`.
 #[derive(Debug, Clone)]
 pub struct CorpusRow {
+    /// The corpus (`real` or `wild`).
+    pub corpus: &'static str,
     /// File name inside the corpus directory.
     pub file: String,
     /// Policy id.
@@ -164,30 +173,41 @@ pub struct CorpusRow {
     pub why: String,
 }
 
-/// The rows of `EXPECTED.tsv` for `policy`, with the project's documented disagreements from
-/// `tests/corpus/OVERRIDES.tsv` (same columns; each row says why) applied.
+/// The rows of every corpus's `EXPECTED.tsv` for `policy`, with the project's documented
+/// disagreements from `tests/corpus/OVERRIDES.tsv` (same columns, file names prefixed with
+/// their corpus when not `real`; each row says why) applied.
 pub fn corpus_rows(policy: &str) -> Vec<CorpusRow> {
-    let overrides = read_rows(&corpus_dir().join("../OVERRIDES.tsv"));
-    read_rows(&corpus_dir().join("EXPECTED.tsv"))
-        .into_iter()
+    let overrides = read_rows("real", &workspace_dir().join("tests/corpus/OVERRIDES.tsv"));
+    CORPORA
+        .iter()
+        .flat_map(|corpus| read_rows(corpus, &corpus_dir(corpus).join("EXPECTED.tsv")))
         .filter(|row| row.policy == policy)
         .map(|row| {
+            let key = match row.corpus {
+                "real" => row.file.clone(),
+                corpus => format!("{corpus}/{}", row.file),
+            };
             overrides
                 .iter()
-                .find(|o| o.file == row.file && o.policy == row.policy)
-                .cloned()
+                .find(|o| o.file == key && o.policy == row.policy)
+                .map(|o| CorpusRow {
+                    corpus: row.corpus,
+                    file: row.file.clone(),
+                    ..o.clone()
+                })
                 .unwrap_or(row)
         })
         .collect()
 }
 
-fn read_rows(path: &std::path::Path) -> Vec<CorpusRow> {
+fn read_rows(corpus: &'static str, path: &std::path::Path) -> Vec<CorpusRow> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .skip(1)
         .filter_map(|line| {
             let mut cols = line.splitn(4, '\t');
             Some(CorpusRow {
+                corpus,
                 file: cols.next()?.to_owned(),
                 policy: cols.next()?.to_owned(),
                 expect: cols.next()?.to_owned(),
@@ -197,70 +217,93 @@ fn read_rows(path: &std::path::Path) -> Vec<CorpusRow> {
         .collect()
 }
 
-/// The objects of a corpus file (multi-document YAML, `List` kinds flattened), or the parse
-/// error for templates and broken snippets.
-pub fn corpus_objects(file: &str) -> Result<Vec<Value>, String> {
-    use serde::Deserialize;
-    let text = std::fs::read_to_string(corpus_dir().join(file)).map_err(|e| e.to_string())?;
-    let mut objects = Vec::new();
-    for document in serde_yaml::Deserializer::from_str(&text) {
-        let value = Value::deserialize(document).map_err(|e| e.to_string())?;
-        match value {
-            Value::Null => {}
-            Value::Object(ref o)
-                if o.get("kind")
-                    .and_then(Value::as_str)
-                    .is_some_and(|k| k.ends_with("List")) =>
-            {
-                objects.extend(
-                    o.get("items")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default(),
-                )
-            }
-            other => objects.push(other),
-        }
+/// A corpus file read by the CLI's own reader (`aksid_manifests::load`, so `List` kinds and
+/// every document are read exactly as `kubectl aksid check` reads them): its objects, or its
+/// errors (notices, such as a file that holds no Kubernetes object, are not errors).
+pub fn corpus_objects(row: &CorpusRow) -> Result<Vec<aksid_manifests::Manifest>, String> {
+    let path = corpus_dir(row.corpus).join(&row.file);
+    let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+    let loaded = aksid_manifests::load(&row.file, &bytes);
+    let errors: Vec<String> = loaded
+        .problems
+        .iter()
+        .filter(|p| p.is_error())
+        .map(ToString::to_string)
+        .collect();
+    if errors.is_empty() {
+        Ok(loaded.objects)
+    } else {
+        Err(errors.join("; "))
     }
-    Ok(objects)
 }
 
-/// Judges every corpus file listed for `policy` with policy `P`, all objects of a file forming
-/// the cluster context, and returns one line per row whose verdict differs from `EXPECTED.tsv`
-/// (template rows only need the file to fail to parse or to be judged without panicking).
+/// The objects of a YAML or JSON text (README examples, inline fixtures), read by the CLI's
+/// own reader; panics, quoting the problems, when the text does not load cleanly.
+pub fn yaml_objects(text: &str) -> Vec<Value> {
+    let loaded = aksid_manifests::load("example.yaml", text.as_bytes());
+    assert!(
+        !loaded.has_errors(),
+        "the text does not load: {:?}\n```\n{text}\n```",
+        loaded.problems
+    );
+    loaded.objects.into_iter().map(|m| m.object).collect()
+}
+
+/// The policy's own `policies/<id>/metadata.yml`, whose rules select what it is called for.
+fn policy_metadata(policy: &str) -> aksid_metadata::Metadata {
+    let path = workspace_dir().join("policies").join(policy).join("metadata.yml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    aksid_metadata::Metadata::from_yaml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Judges every corpus file listed for `policy` with policy `P` as `kubectl aksid check` does:
+/// each object its policy's rules select becomes the CLI's CREATE request, all objects of a file
+/// forming the cluster context. Returns one line per row whose verdict differs from
+/// `EXPECTED.tsv` (template rows need the file to be refused as an unrendered template).
 pub fn corpus_mismatches<P: Policy>(policy: &str) -> Vec<String> {
     let rows = corpus_rows(policy);
     assert!(!rows.is_empty(), "no EXPECTED.tsv rows for {policy}");
+    let metadata = policy_metadata(policy);
     let mut mismatches = Vec::new();
     for row in rows {
-        let objects = match corpus_objects(&row.file) {
-            Ok(objects) => objects,
-            Err(_) if row.expect == "template" => continue,
-            Err(e) => {
-                mismatches.push(format!(
-                    "{}: expected {}, but it does not parse: {e}",
-                    row.file, row.expect
-                ));
+        let name = format!("{}/{}", row.corpus, row.file);
+        let objects = match (corpus_objects(&row), row.expect.as_str()) {
+            // An unrendered template (or a broken doc snippet) must give a clear error.
+            (Err(_), "template") => continue,
+            (Ok(_), "template") => {
+                mismatches.push(format!("{name}: expected a clear error, got objects"));
+                continue;
+            }
+            (Ok(objects), _) => objects,
+            (Err(e), expect) => {
+                mismatches.push(format!("{name}: expected {expect}, but it does not load: {e}"));
                 continue;
             }
         };
-        let cluster = ObjectSet(objects.clone());
+        let cluster = ObjectSet(objects.iter().map(|m| m.object.clone()).collect());
+        let options = aksid_manifests::RequestOptions::default();
         let rejections: Vec<String> = objects
             .iter()
-            .map(|o| run::<P>(o, json!({}), &cluster))
+            .map(|m| aksid_manifests::admission_request(m, &options))
+            .filter(|request| aksid_manifests::selects(&metadata, request))
+            .map(|request| {
+                let payload = serde_json::to_vec(&json!({"request": request, "settings": {}}))
+                    .expect("serialisable");
+                let response = crate::validate::<P>(&payload, &cluster).expect("validate answers");
+                serde_json::from_slice::<Value>(&response).expect("response is JSON")
+            })
             .filter(|r| r["accepted"] == false)
             .map(|r| r["message"].as_str().unwrap_or("").to_owned())
             .collect();
         match (row.expect.as_str(), rejections.is_empty()) {
             ("accept", false) => mismatches.push(format!(
-                "{}: expected accept ({}), got rejections:\n  {}",
-                row.file,
+                "{name}: expected accept ({}), got rejections:\n  {}",
                 row.why,
                 rejections.join("\n  ")
             )),
             ("reject", true) => mismatches.push(format!(
-                "{}: expected reject ({}), got accept",
-                row.file, row.why
+                "{name}: expected reject ({}), got accept",
+                row.why
             )),
             _ => {}
         }

@@ -20,9 +20,6 @@
 //!
 //! Its metadata (added by the tests) declares `contextAwareResources: [v1/ConfigMap]`.
 
-use kubewarden_policy_sdk::host_capabilities::kubernetes::{
-    GetResourceRequest, ListResourcesByNamespaceRequest, get_resource, list_resources_by_namespace,
-};
 use kubewarden_policy_sdk::request::ValidationRequest;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
@@ -134,45 +131,36 @@ fn validate(payload: &[u8]) -> CallResult {
             respond(true, None)
         }
         "undeclared-kind" => {
-            let _secret: Value = get_resource(&GetResourceRequest {
-                api_version: "v1".into(),
-                kind: "Secret".into(),
-                name: "db-password".into(),
-                namespace: Some(namespace),
-                disable_cache: false,
-                field_masks: None,
-            })?;
+            let _secret = get_resource("Secret", "db-password", &namespace)?;
             respond(true, None)
         }
         "get-configmap" => {
-            let lookup = get_resource::<Value>(&GetResourceRequest {
-                api_version: "v1".into(),
-                kind: "ConfigMap".into(),
-                name: setting(settings, "name").unwrap_or_default().into(),
-                namespace: Some(namespace),
-                disable_cache: false,
-                field_masks: None,
-            });
+            let name = setting(settings, "name").unwrap_or_default();
+            let lookup = get_resource("ConfigMap", name, &namespace);
             match lookup {
                 Ok(config_map) => respond(true, Some(config_map["data"].to_string())),
                 Err(e) => respond(false, Some(e.to_string())),
             }
         }
         "list-configmaps" => {
-            use k8s_openapi::api::core::v1::ConfigMap;
-            let list =
-                list_resources_by_namespace::<ConfigMap>(&ListResourcesByNamespaceRequest {
-                    api_version: "v1".into(),
-                    kind: "ConfigMap".into(),
-                    namespace,
-                    label_selector: setting(settings, "selector").map(str::to_owned),
-                    field_selector: None,
-                    field_masks: None,
-                })?;
-            let names: Vec<String> = list
-                .items
-                .iter()
-                .filter_map(|cm| cm.metadata.name.clone())
+            // A direct waPC call, as `kubernetes/list_resources_by_namespace` is on the wire:
+            // the guest needs no Kubernetes types (no k8s-openapi in the build).
+            let request = json!({
+                "api_version": "v1", "kind": "ConfigMap", "namespace": namespace,
+                "label_selector": setting(settings, "selector"),
+            });
+            let raw = guest::host_call(
+                "kubewarden",
+                "kubernetes",
+                "list_resources_by_namespace",
+                &serde_json::to_vec(&request)?,
+            )?;
+            let list: Value = serde_json::from_slice(&raw)?;
+            let names: Vec<&str> = list["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|cm| cm["metadata"]["name"].as_str())
                 .collect();
             respond(true, Some(names.join(",")))
         }
@@ -210,4 +198,22 @@ fn validate(payload: &[u8]) -> CallResult {
             respond(true, Some(raw["request"].to_string()))
         }
     }
+}
+
+/// `kubernetes/get_resource` as a direct waPC call, worded as the SDK words its errors: the
+/// guest needs no Kubernetes types (no k8s-openapi in the build).
+fn get_resource(
+    kind: &str,
+    name: &str,
+    namespace: &str,
+) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+    let request = json!({"api_version": "v1", "kind": kind, "name": name, "namespace": namespace});
+    let raw = guest::host_call(
+        "kubewarden",
+        "kubernetes",
+        "get_resource",
+        &serde_json::to_vec(&request)?,
+    )
+    .map_err(|e| format!("error invoking host capability kubernetes.get_resource: {e}"))?;
+    Ok(serde_json::from_slice(&raw)?)
 }

@@ -1,0 +1,318 @@
+//! `aksid-bench`: the end-to-end benchmark of aksid behind `make bench`.
+//!
+//! Generates seeded manifest sets into `.bench/sets/` and measures, in one run on this
+//! machine: `kubectl-aksid check -f` (the release binary, in a child process) with the compile
+//! cache cold and warm, wall time and peak RSS; evaluations per second per policy through the
+//! host library on one core and on all cores, and of the same rule code linked natively; module
+//! sizes; and Checkov, installed from PyPI into `.bench/venv`, on the same files. Prints one
+//! markdown table with each target next to its number, and writes it to `.bench/results.md`.
+//!
+//! Speed goals are judged by the printed numbers, never by timed tests.
+
+mod checkov;
+mod cli;
+mod engine;
+mod process;
+mod table;
+
+use aksid_bench::generate::{self, DEFAULT_SEED};
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+use table::Results;
+
+/// Measure aksid end to end and print the README's performance table.
+#[derive(Debug, Parser)]
+#[command(
+    name = "aksid-bench",
+    after_help = "Examples:\n  make bench\n  cargo run --release -p aksid-bench -- --sizes 100,1000 --skip-checkov\n  cargo run --release -p aksid-bench -- --quick"
+)]
+struct Args {
+    /// Sizes of the generated manifest sets, in objects [default: 100,1000,10000; 100 with
+    /// --quick].
+    #[arg(long, value_delimiter = ',', value_name = "NUM,...")]
+    sizes: Option<Vec<usize>>,
+    /// Do not install or run Checkov.
+    #[arg(long)]
+    skip_checkov: bool,
+    /// A smoke run: 100 objects, one run each, short evaluation loops, no Checkov.
+    #[arg(long)]
+    quick: bool,
+    /// Seed of the manifest generator.
+    #[arg(long, default_value_t = DEFAULT_SEED, value_name = "NUM")]
+    seed: u64,
+    /// The kubectl-aksid binary to measure [default: target/release/kubectl-aksid].
+    #[arg(long, value_name = "PATH")]
+    binary: Option<PathBuf>,
+    /// Folder of the annotated modules (`<id>/policy.wasm`) [default: artifacts].
+    #[arg(long, value_name = "DIR")]
+    artifacts: Option<PathBuf>,
+    /// Largest extrapolated time, in seconds, of one Checkov scan; larger sets are skipped.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    checkov_budget: u64,
+    /// Measured warm-cache runs per set (the median is reported) [default: 5; 1 with --quick].
+    #[arg(long, value_name = "NUM")]
+    warm_runs: Option<usize>,
+}
+
+/// Objects of the small file of the single-file row.
+const SMALL_FILE_OBJECTS: usize = 8;
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aksid-bench: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The workspace root: this package lives in `tests/bench/`.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(args: Args) -> Result<()> {
+    let root = workspace_root();
+    let bench = root.join(".bench");
+    let scratch = bench.join("run");
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("failed to create {}", scratch.display()))?;
+    // The warm cache is filled by this run's binary, never by an older one.
+    let _ = std::fs::remove_dir_all(scratch.join("cache-warm"));
+
+    let mut sizes = args.sizes.clone().unwrap_or_else(|| {
+        if args.quick {
+            vec![100]
+        } else {
+            vec![100, 1000, 10_000]
+        }
+    });
+    sizes.sort_unstable();
+    sizes.dedup();
+    if sizes.contains(&0) {
+        bail!("--sizes must be positive");
+    }
+    let (cold_runs, warm_runs) = if args.quick {
+        (1, 1)
+    } else {
+        (3, args.warm_runs.unwrap_or(5).max(1))
+    };
+    let small_runs = if args.quick { 3 } else { 10 };
+    let eval_objects = if args.quick { 100 } else { 1000 };
+    let eval_duration = Duration::from_millis(if args.quick { 50 } else { 1000 });
+
+    let sets = generate_sets(&bench.join("sets"), &sizes, args.seed)?;
+    let small = bench.join("sets").join("small");
+    let small_files = generate::generate(SMALL_FILE_OBJECTS, args.seed);
+    generate::write(&small, &small_files)?;
+    let small_file = small.join(&small_files[0].0);
+
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let binary = args
+        .binary
+        .clone()
+        .unwrap_or_else(|| target_dir.join("release").join("kubectl-aksid"));
+    let (cli, small_file) = if binary.is_file() {
+        let cli = cli::Cli {
+            binary,
+            scratch: scratch.clone(),
+        };
+        let mut rows = Vec::new();
+        for set in &sets {
+            eprintln!(
+                "aksid-bench: check -f on {} objects ({cold_runs} cold, {warm_runs} warm runs)",
+                set.objects
+            );
+            rows.push(cli.measure_set(&set.dir, set.objects, set.files, cold_runs, warm_runs)?);
+        }
+        eprintln!("aksid-bench: check -f on one small file ({small_runs} runs)");
+        (
+            Ok(rows),
+            Ok(cli.measure_small_file(&small_file, SMALL_FILE_OBJECTS, small_runs)?),
+        )
+    } else {
+        let why = format!(
+            "{} not found; build it first (`make build`)",
+            binary.display()
+        );
+        (Err(why.clone()), Err(why))
+    };
+
+    let artifacts = args
+        .artifacts
+        .clone()
+        .unwrap_or_else(|| root.join("artifacts"));
+    let modules = engine::module_sizes(&artifacts)
+        .map_err(|e| format!("{e:#}; build them first (`make artifacts`)"));
+    let evaluations = if modules.is_ok() {
+        let policies = engine::load_policies(&artifacts, &scratch.join("cache-library"))?;
+        let requests = engine::requests(&generate::generate(eval_objects, args.seed))?;
+        Ok(engine::measure(
+            &policies,
+            &requests,
+            eval_objects,
+            eval_duration,
+        )?)
+    } else {
+        Err("no modules in artifacts/".to_owned())
+    };
+
+    let checkov = if args.quick {
+        Err("--quick".to_owned())
+    } else if args.skip_checkov {
+        Err("--skip-checkov".to_owned())
+    } else {
+        checkov::install(&bench).map(|bin| {
+            let dirs: Vec<(usize, PathBuf)> =
+                sets.iter().map(|s| (s.objects, s.dir.clone())).collect();
+            checkov::measure(
+                &bin,
+                &dirs,
+                &scratch,
+                Duration::from_secs(args.checkov_budget),
+            )
+        })
+    };
+
+    let results = Results {
+        cli,
+        small_file,
+        evaluations,
+        modules,
+        checkov,
+    };
+    let text = format!("{}\n\n{}", describe_machine(&root), results.table());
+    print!("{text}");
+    let out = bench.join("results.md");
+    std::fs::write(&out, &text).with_context(|| format!("failed to write {}", out.display()))?;
+    eprintln!("aksid-bench: wrote {}", out.display());
+    Ok(())
+}
+
+/// One generated set on disk.
+struct Set {
+    objects: usize,
+    files: usize,
+    dir: PathBuf,
+}
+
+fn generate_sets(dir: &Path, sizes: &[usize], seed: u64) -> Result<Vec<Set>> {
+    sizes
+        .iter()
+        .map(|&objects| {
+            eprintln!("aksid-bench: generating {objects} objects");
+            let files = generate::generate(objects, seed);
+            let set = dir.join(objects.to_string());
+            generate::write(&set, &files)
+                .with_context(|| format!("failed to write {}", set.display()))?;
+            Ok(Set {
+                objects,
+                files: files.len(),
+                dir: set,
+            })
+        })
+        .collect()
+}
+
+/// `Measured on 2025-11-22 (commit abc1234): AMD EPYC …, 2 cores, 23 GiB, Linux 6.8.0; load
+/// average 0.05 at the start.`
+fn describe_machine(root: &Path) -> String {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let memory_gib = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or_else(String::new, |kib| {
+            format!(", {:.0} GiB", kib / 1024.0 / 1024.0)
+        });
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let command = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let date = command("date", &["-u", "+%Y-%m-%d"]).unwrap_or_default();
+    let commit =
+        command("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+    let dirty = command("git", &["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|s| !s.is_empty());
+    // Other work on the machine skews every number, the all-cores ones most: say how busy it was.
+    let load = read("/proc/loadavg")
+        .split_whitespace()
+        .next()
+        .unwrap_or("?")
+        .to_owned();
+    format!(
+        "Measured on {date} (commit {commit}{}): {cpu}, {cores} cores{memory_gib}, Linux {}; load average {load} \
+         at the start.",
+        if dirty { ", with local changes" } else { "" },
+        read("/proc/sys/kernel/osrelease").trim()
+    )
+}
+
+#[cfg(test)]
+mod smoke {
+    //! The generator and the table code on a tiny set, without any timing assertion.
+
+    use super::*;
+
+    #[test]
+    fn generates_sets_and_renders_the_table() {
+        let dir = std::env::temp_dir().join(format!("aksid-bench-smoke-{}", std::process::id()));
+        let sets = generate_sets(&dir, &[12, 30], 1).unwrap();
+        assert_eq!(sets.iter().map(|s| s.objects).collect::<Vec<_>>(), [12, 30]);
+        assert!(sets.iter().all(|s| s.dir.is_dir() && s.files >= 1));
+        let requests = engine::requests(&generate::generate(30, 1)).unwrap();
+        assert_eq!(requests.len(), 30);
+        assert!(
+            requests
+                .iter()
+                .all(|r| r["operation"] == "CREATE" && r["object"]["kind"].is_string())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let results = Results {
+            cli: Err("not built".into()),
+            small_file: Err("not built".into()),
+            evaluations: Err("no modules".into()),
+            modules: engine::module_sizes(&workspace_root().join("artifacts"))
+                .map_err(|e| e.to_string()),
+            checkov: Err("--skip-checkov".into()),
+        };
+        let table = results.table();
+        assert!(table.starts_with("| measurement | result | target |\n|---|---|---|\n"));
+        assert!(describe_machine(&workspace_root()).starts_with("Measured on "));
+    }
+
+    #[test]
+    fn flags_parse() {
+        let args = Args::try_parse_from([
+            "aksid-bench",
+            "--sizes",
+            "100,1000",
+            "--skip-checkov",
+            "--quick",
+        ])
+        .unwrap();
+        assert_eq!(args.sizes, Some(vec![100, 1000]));
+        assert!(args.skip_checkov && args.quick);
+    }
+}
