@@ -1,11 +1,12 @@
 # aksid — one entry point for people and CI. Every target installs what it needs, idempotently.
-#   make demo    build everything and check the shipped examples
-#   make test    the whole test suite (fmt, clippy, unit, end-to-end, corpus, registry, pre-commit)
+#   make demo    build kubectl-aksid (from the committed artifacts/) and check the shipped examples
+#   make test    the whole suite: fmt, clippy, the reproducibility check, every test
 #   make bench   the performance table of the README
 
 SHELL := /bin/bash
 CARGO ?= cargo
-POLICIES := no-local-accounts no-cluster-admin-users workload-identity-labels no-plaintext-secret-env
+# One list of the policies: every folder of policies/ with a metadata.yml.
+POLICIES := $(sort $(patsubst policies/%/metadata.yml,%,$(wildcard policies/*/metadata.yml)))
 WASM_TARGET := wasm32-wasip1
 # Reproducible modules: no absolute build paths in panic locations (the build may run anywhere).
 WASM_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=/aksid --remap-path-prefix=$(HOME)/.cargo=/cargo
@@ -13,14 +14,21 @@ WASM_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=/aksid --remap-path-prefix=$(HOM
 # with the version. A fixed value (not the clock, not the commit date) keeps builds reproducible.
 RELEASE_DATE := 2026-11-22T00:00:00Z
 PLUGIN := target/release/kubectl-aksid
+# `make test` lints while it builds: clippy-driver compiles the workspace's own crates (and only
+# those) in the one native build, so nothing is compiled twice for `cargo clippy`. The same
+# environment for every cargo call of the suite keeps their fingerprints equal.
+CLIPPY_DRIVER = $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
+LINT_ENV = RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+TEST_RUNNER = $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast --cargo-quiet,test --no-fail-fast)
 
-.PHONY: all tools modules artifacts build demo test test-tools lint bench clean
+.PHONY: all tools modules artifacts verify-artifacts build demo test test-tools fmt-check bench clean
 
 all: build
 
 tools:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
+# The wasm tree: the policies and the test guest, built once.
 modules: tools
 	RUSTFLAGS="$(WASM_RUSTFLAGS)" $(CARGO) build --release --locked --target $(WASM_TARGET) \
 		$(addprefix -p ,$(POLICIES)) -p hostile-policy
@@ -28,7 +36,12 @@ modules: tools
 artifacts: modules
 	$(CARGO) run --release --locked -q -p aksid-dist -- --out artifacts --created-at $(RELEASE_DATE)
 
-build: artifacts
+# The committed modules are what kubectl-aksid embeds: no wasm toolchain is needed to build it.
+verify-artifacts:
+	@cd artifacts && sha256sum --check --quiet --strict SHA256SUMS \
+		|| { echo "artifacts/ does not match artifacts/SHA256SUMS: run 'make artifacts' and commit" >&2; exit 2; }
+
+build: verify-artifacts
 	$(CARGO) build --release --locked -p kubectl-aksid
 
 # Exit status 1 means "the examples hold rejected manifests", which is the point of the demo.
@@ -36,19 +49,31 @@ demo: build
 	@echo; echo '$$ kubectl aksid check -f examples/'; echo
 	@$(PLUGIN) check -f examples/; status=$$?; [ $$status -le 1 ]
 
-test-tools:
+test-tools: tools
 	tests/support/install-test-tools.sh
 
-lint: artifacts
+fmt-check:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 
-test: build test-tools lint
-	$(CARGO) test --release --locked --workspace
+test: test-tools fmt-check verify-artifacts modules
+	$(LINT_ENV) $(CARGO) build --release --locked --workspace --all-targets --timings
+	@# One feature set: neither the tests nor kubectl-aksid alone (cargo install, pre-commit)
+	@# may recompile what this build compiled (see tools/workspace-hack/Cargo.toml).
+	@for build in "test --no-run --workspace" "build -p kubectl-aksid"; do \
+		recompiled=$$($(LINT_ENV) $(CARGO) $$build --release --locked 2>&1 | grep -E '^ *Compiling' || true); \
+		if [ -n "$$recompiled" ]; then echo "cargo $$build recompiles what the build compiled:"; echo "$$recompiled"; \
+			echo "align the features in tools/workspace-hack/Cargo.toml"; exit 2; fi; done
+	@# Reproducible and current: the committed artifacts are what this tree builds, byte for byte.
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+		target/release/aksid-dist --modules target/$(WASM_TARGET)/release --out "$$out" --created-at $(RELEASE_DATE) >/dev/null \
+		&& diff -r --brief --exclude=README.md artifacts "$$out" \
+		|| { echo "artifacts/ differs from a build of this tree: run 'make artifacts' and commit the result" >&2; exit 2; }
+	$(LINT_ENV) $(CARGO) $(TEST_RUNNER) --release --locked --workspace
+	$(LINT_ENV) $(CARGO) test --release --locked --workspace --doc
 
 bench: build
-	$(CARGO) bench --locked -p aksid-host
-	$(CARGO) run --release --locked -q -p aksid-tests --bin aksid-bench
+	$(CARGO) bench --locked -p aksid-bench
+	$(CARGO) run --release --locked -q -p aksid-bench
 
 clean:
 	$(CARGO) clean

@@ -103,7 +103,8 @@ each names a policy, what it matches, a reason and an optional expiry date. See 
 Exit status: 0 everything accepted, 1 something rejected, 2 an input or a policy could not be read
 (the other inputs are still checked and reported). A run that finds no objects at all exits 2.")]
 pub struct CheckArgs {
-    /// Manifest files or directories (searched recursively for .yaml, .yml, .json); - reads stdin.
+    /// Manifest files or directories (searched recursively for .yaml, .yml, .json, skipping
+    /// hidden and git-ignored entries); - reads stdin.
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
     pub paths: Vec<PathBuf>,
     /// Output format.
@@ -127,12 +128,16 @@ pub struct CheckArgs {
     /// Wall-clock limit per policy evaluation, e.g. 2s, 500ms.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Linear memory limit per policy instance, e.g. 256MiB.
-    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    /// Linear memory limit per policy instance, a Kubernetes quantity: 256Mi, 1Gi.
+    #[arg(long, value_name = "SIZE", default_value = "256Mi", value_parser = parse_size)]
     pub memory_limit: usize,
-    /// Largest manifest file read, e.g. 64MiB.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    /// Largest manifest file (or stdin) read, a Kubernetes quantity: 64Mi. Enforced while
+    /// reading, whatever the file claims; devices and FIFOs are refused.
+    #[arg(long, value_name = "SIZE", default_value = "64Mi", value_parser = parse_size)]
     pub max_file_size: usize,
+    /// Also check files that .gitignore or .ignore files exclude, when walking directories.
+    #[arg(long)]
+    pub no_ignore: bool,
     /// When to colour text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -250,18 +255,28 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// Parses `256MiB`, `64M`, `1GiB`, `1048576`.
+/// Parses sizes as Kubernetes quantities and their `B`-suffixed spellings: `256Mi`, `256MiB`,
+/// `1Gi` (powers of 1024), `500M`, `64MB`, `1G` (powers of 1000, as Kubernetes reads them),
+/// `1048576` (bytes).
 fn parse_size(s: &str) -> Result<usize, String> {
     let (number, unit) = split_unit(s);
-    let n: usize = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size; use e.g. 256MiB"))?;
-    let factor = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?}; use KiB, MiB or GiB")),
+    let n: usize = number.parse().map_err(|_| {
+        format!("{s:?} is not a size; use e.g. 256Mi (a Kubernetes quantity) or 256MiB")
+    })?;
+    let binary = unit.strip_suffix('B').unwrap_or(unit);
+    let factor: usize = match binary {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "k" | "K" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown unit {unit:?}; use Ki, Mi, Gi (1024-based) or k, M, G (1000-based)"
+            ));
+        }
     };
     n.checked_mul(factor)
         .ok_or_else(|| format!("{s:?} is too large"))
@@ -289,7 +304,13 @@ mod tests {
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("2h").is_err());
         assert_eq!(parse_size("256MiB"), Ok(256 << 20));
-        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("256Mi"), Ok(256 << 20));
+        assert_eq!(parse_size("1Gi"), Ok(1 << 30));
+        assert_eq!(parse_size("512Ki"), Ok(512 << 10));
+        assert_eq!(parse_size("64M"), Ok(64_000_000));
+        assert_eq!(parse_size("1G"), Ok(1_000_000_000));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
         assert!(parse_size("lots").is_err());
+        assert!(parse_size("12mi").unwrap_err().contains("Ki, Mi, Gi"));
     }
 }

@@ -1,7 +1,12 @@
 //! Reading the paths given to `check -f`: files, directories (recursively), and `-` for stdin.
 //! The only filesystem access of a check; everything after works on the bytes read here.
+//!
+//! Directories are walked by `ignore` (ripgrep's walker): entries sorted by name, hidden entries
+//! and what `.gitignore` excludes skipped (as `git` and pre-commit would), symbolic links
+//! followed except into a directory already on the path, which is reported as a notice instead
+//! (one `ln -s . loop` once multiplied every finding, two made the run endless).
 
-use aksid_manifests::{LoadOptions, human_size};
+use aksid_manifests::{LoadOptions, ProblemKind, human_size};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +17,10 @@ pub struct Input {
     pub name: String,
     /// The content.
     pub bytes: Vec<u8>,
+    /// Found by walking a directory (not named with `-f`): files that are not Kubernetes
+    /// objects (a `kustomization.yaml`, Helm's `values.yaml`) are notices, not errors.
+    #[allow(dead_code)]
+    pub walked: bool,
 }
 
 /// A path that could not be read, or held nothing to check.
@@ -21,154 +30,234 @@ pub struct InputFailure {
     pub name: String,
     /// What went wrong and what to do.
     pub message: String,
-    /// The `kind` reports give it: `tooLarge` (as aksid-manifests names an oversize input),
-    /// `noManifests` for a directory without manifest files, else `unreadable`.
-    pub kind: &'static str,
-    /// Notices (e.g. an empty directory next to others) do not change the exit code.
+    /// The condition, in the report's vocabulary.
+    pub kind: ProblemKind,
+    /// Notices (a link not followed) do not change the exit code.
     pub is_error: bool,
 }
 
+impl InputFailure {
+    fn error(name: impl Into<String>, kind: ProblemKind, message: impl Into<String>) -> Self {
+        InputFailure {
+            name: name.into(),
+            message: message.into(),
+            kind,
+            is_error: true,
+        }
+    }
+}
+
+/// How paths are read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions {
+    /// The largest file (or stdin) read, in bytes; enforced while reading.
+    pub max_file_size: usize,
+    /// Walk into what `.gitignore`/`.ignore` files exclude, too.
+    pub no_ignore: bool,
+}
+
 const MANIFEST_EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
-/// Deeper trees are almost certainly a symlink loop.
-const MAX_DEPTH: usize = 64;
+
+/// Everything read, and what could not be.
+#[derive(Debug, Default)]
+pub struct ReadResult {
+    /// The inputs, in the order given and, inside a directory, sorted by path.
+    pub inputs: Vec<Input>,
+    /// Failures and notices; never fatal, so the other inputs are still checked.
+    pub failures: Vec<InputFailure>,
+}
 
 /// Reads every path; failures are collected, never fatal, so the other inputs are still checked.
-pub fn read_all(paths: &[PathBuf], max_file_size: usize) -> (Vec<Input>, Vec<InputFailure>) {
-    let mut inputs = Vec::new();
-    let mut failures = Vec::new();
+pub fn read_all(paths: &[PathBuf], options: ReadOptions) -> ReadResult {
+    let mut out = ReadResult::default();
     let mut stdin_read = false;
     for path in paths {
         if path.as_os_str() == "-" {
             if !stdin_read {
                 stdin_read = true;
-                read_stdin(max_file_size, &mut inputs, &mut failures);
+                out.read_stdin(options.max_file_size);
             }
             continue;
         }
         match std::fs::metadata(path) {
-            Err(e) => failures.push(InputFailure {
-                name: path.display().to_string(),
-                message: format!("cannot read: {e}"),
-                kind: "unreadable",
-                is_error: true,
-            }),
+            Err(e) => out.failures.push(InputFailure::error(
+                path.display().to_string(),
+                ProblemKind::Unreadable,
+                format!("cannot read: {e}"),
+            )),
             Ok(meta) if meta.is_dir() => {
-                let before = inputs.len() + failures.len();
-                walk(path, 0, max_file_size, &mut inputs, &mut failures);
-                if inputs.len() + failures.len() == before {
-                    failures.push(InputFailure {
-                        name: path.display().to_string(),
-                        message: "directory holds no .yaml, .yml or .json files".to_owned(),
-                        kind: "noManifests",
-                        is_error: true,
-                    });
+                let before = out.inputs.len();
+                out.walk(path, options);
+                if out.inputs.len() == before {
+                    out.failures.push(InputFailure::error(
+                        path.display().to_string(),
+                        ProblemKind::NoManifests,
+                        "directory holds no .yaml, .yml or .json files",
+                    ));
                 }
             }
-            Ok(_) => read_file(path, max_file_size, &mut inputs, &mut failures),
+            Ok(_) => out.read_file(path, options.max_file_size, false),
         }
     }
-    (inputs, failures)
+    out
 }
 
-fn walk(
-    dir: &Path,
-    depth: usize,
-    max: usize,
-    inputs: &mut Vec<Input>,
-    failures: &mut Vec<InputFailure>,
-) {
-    if depth > MAX_DEPTH {
-        failures.push(InputFailure {
-            name: dir.display().to_string(),
-            message: format!("more than {MAX_DEPTH} directory levels deep (a symlink loop?); not descending further"),
-            kind: "unreadable", is_error: true,
-        });
-        return;
+impl ReadResult {
+    fn walk(&mut self, dir: &Path, options: ReadOptions) {
+        let walker = ignore::WalkBuilder::new(dir)
+            .follow_links(true)
+            .hidden(true)
+            .ignore(!options.no_ignore)
+            .git_ignore(!options.no_ignore)
+            .git_exclude(!options.no_ignore)
+            .git_global(false)
+            .parents(!options.no_ignore)
+            .sort_by_file_path(Path::cmp)
+            .build();
+        for entry in walker {
+            match entry {
+                Ok(entry) => {
+                    let is_file = entry.file_type().is_some_and(|t| t.is_file());
+                    if is_file && has_manifest_extension(entry.path()) {
+                        self.read_file(entry.path(), options.max_file_size, true);
+                    }
+                }
+                Err(error) => self.walk_error(dir, error),
+            }
+        }
     }
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            failures.push(InputFailure {
-                name: dir.display().to_string(),
-                message: format!("cannot read directory: {e}"),
-                kind: "unreadable",
-                is_error: true,
+
+    fn walk_error(&mut self, dir: &Path, error: ignore::Error) {
+        if let Some((child, ancestor)) = loop_of(&error) {
+            self.failures.push(InputFailure {
+                name: child.display().to_string(),
+                message: format!(
+                    "symbolic link to {}, a directory already being checked; not followed",
+                    ancestor.display()
+                ),
+                kind: ProblemKind::NotFollowed,
+                is_error: false,
             });
             return;
         }
-    };
-    entries.sort();
-    for path in entries {
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if path.is_dir() {
-            // .git, .github and other dot-directories hold no manifests to check.
-            if !hidden {
-                walk(&path, depth + 1, max, inputs, failures);
-            }
-        } else if !hidden
-            && path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| MANIFEST_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
-            read_file(&path, max, inputs, failures);
+        let name = error_path(&error).unwrap_or(dir).display().to_string();
+        self.failures.push(InputFailure::error(
+            name,
+            ProblemKind::Unreadable,
+            format!("cannot read: {}", io_message(&error)),
+        ));
+    }
+
+    fn read_file(&mut self, path: &Path, max: usize, walked: bool) {
+        let name = path.display().to_string();
+        match read_bounded_file(path, max) {
+            Ok(bytes) => self.inputs.push(Input {
+                name,
+                bytes,
+                walked,
+            }),
+            Err(failure) => self.failures.push(InputFailure { name, ..failure }),
+        }
+    }
+
+    fn read_stdin(&mut self, max: usize) {
+        match read_bounded(std::io::stdin().lock(), max) {
+            Ok(Some(bytes)) => self.inputs.push(Input {
+                name: "-".to_owned(),
+                bytes,
+                walked: false,
+            }),
+            Ok(None) => self.failures.push(InputFailure::error(
+                "-",
+                ProblemKind::TooLarge,
+                format!(
+                    "stdin holds more than the {} limit; raise it with --max-file-size",
+                    human_size(max as u64, false)
+                ),
+            )),
+            Err(e) => self.failures.push(InputFailure::error(
+                "-",
+                ProblemKind::Unreadable,
+                format!("cannot read stdin: {e}"),
+            )),
         }
     }
 }
 
-fn read_file(path: &Path, max: usize, inputs: &mut Vec<Input>, failures: &mut Vec<InputFailure>) {
-    let name = path.display().to_string();
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.len() > max as u64 => failures.push(InputFailure {
-            message: size_limit(max)
-                .check_size(&name, meta.len())
-                .map(|problem| problem.message)
-                .unwrap_or_default(),
-            name,
-            kind: "tooLarge",
-            is_error: true,
-        }),
-        _ => match std::fs::read(path) {
-            Ok(bytes) => inputs.push(Input { name, bytes }),
-            Err(e) => failures.push(InputFailure {
-                name,
-                message: format!("cannot read: {e}"),
-                kind: "unreadable",
-                is_error: true,
-            }),
-        },
+/// Reads a regular file, never more than `max` bytes whatever its metadata claims (`/dev/zero`
+/// and FIFOs report a size of 0); anything but a regular file is refused before reading.
+fn read_bounded_file(path: &Path, max: usize) -> Result<Vec<u8>, InputFailure> {
+    let unreadable = |e: std::io::Error| {
+        InputFailure::error("", ProblemKind::Unreadable, format!("cannot read: {e}"))
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(InputFailure::error(
+            "",
+            ProblemKind::Unreadable,
+            "not a regular file (a device, FIFO or socket); aksid reads files, directories and - (stdin)",
+        ));
+    }
+    if let Some(problem) = size_limit(max).check_size("", meta.len()) {
+        return Err(InputFailure::error(
+            "",
+            ProblemKind::TooLarge,
+            problem.message,
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    match read_bounded(file, max).map_err(unreadable)? {
+        Some(bytes) => Ok(bytes),
+        None => Err(InputFailure::error(
+            "",
+            ProblemKind::TooLarge,
+            format!(
+                "file grew past the {} limit while being read; raise it with --max-file-size",
+                human_size(max as u64, false)
+            ),
+        )),
     }
 }
 
-fn read_stdin(max: usize, inputs: &mut Vec<Input>, failures: &mut Vec<InputFailure>) {
+/// At most `max` bytes of `reader`; `None` when there is more.
+fn read_bounded(reader: impl Read, max: usize) -> std::io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
-    match std::io::stdin()
-        .lock()
-        .take(max as u64 + 1)
-        .read_to_end(&mut bytes)
-    {
-        Ok(n) if n > max => failures.push(InputFailure {
-            name: "-".to_owned(),
-            message: format!(
-                "stdin holds more than the {} limit; raise it with --max-file-size",
-                human_size(max as u64, false)
-            ),
-            kind: "tooLarge",
-            is_error: true,
-        }),
-        Ok(_) => inputs.push(Input {
-            name: "-".to_owned(),
-            bytes,
-        }),
-        Err(e) => failures.push(InputFailure {
-            name: "-".to_owned(),
-            message: format!("cannot read stdin: {e}"),
-            kind: "unreadable",
-            is_error: true,
-        }),
+    let n = reader.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    Ok((n <= max).then_some(bytes))
+}
+
+fn has_manifest_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| MANIFEST_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The link and the ancestor it points to, if `error` is a symbolic-link loop.
+fn loop_of(error: &ignore::Error) -> Option<(&Path, &Path)> {
+    match error {
+        ignore::Error::Loop { ancestor, child } => Some((child, ancestor)),
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => loop_of(err),
+        _ => None,
+    }
+}
+
+fn error_path(error: &ignore::Error) -> Option<&Path> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } => error_path(err),
+        _ => None,
+    }
+}
+
+/// The underlying message, without the path (the report names the file itself).
+fn io_message(error: &ignore::Error) -> String {
+    match error {
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => io_message(err),
+        other => other.to_string(),
     }
 }
 
@@ -178,39 +267,4 @@ fn size_limit(max: usize) -> LoadOptions {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn directories_are_walked_in_order_skipping_hidden_and_other_files() {
-        let dir = std::env::temp_dir().join(format!("aksid-inputs-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("b/.git")).unwrap();
-        std::fs::create_dir_all(dir.join("empty")).unwrap();
-        for f in ["b/z.yaml", "a.yml", "b/.git/x.yaml", "notes.txt", "c.JSON"] {
-            std::fs::write(dir.join(f), "kind: X").unwrap();
-        }
-        std::fs::write(dir.join("big.yaml"), vec![b'#'; 2048]).unwrap();
-        let (inputs, failures) = read_all(
-            &[dir.clone(), dir.join("empty"), dir.join("missing.yaml")],
-            1024,
-        );
-        let names: Vec<String> = inputs
-            .iter()
-            .map(|i| i.name.trim_start_matches(dir.to_str().unwrap()).to_owned())
-            .collect();
-        assert_eq!(names, ["/a.yml", "/b/z.yaml", "/c.JSON"]);
-        let messages: Vec<&str> = failures.iter().map(|f| f.message.as_str()).collect();
-        assert_eq!(
-            messages[0],
-            "file is 2.0 KiB, larger than the 1 KiB limit; raise it with --max-file-size"
-        );
-        assert_eq!(failures[0].kind, "tooLarge");
-        assert!(
-            messages[1].contains("no .yaml, .yml or .json"),
-            "{messages:?}"
-        );
-        assert!(messages[2].contains("cannot read"), "{messages:?}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

@@ -13,7 +13,9 @@ pub enum Severity {
     Notice,
 }
 
-/// The condition a problem reports, for code that needs to match on it.
+/// The condition a problem reports, for code that needs to match on it: the one vocabulary of
+/// the JSON report's `errors[].kind` and `notices[].kind` (input problems found while loading,
+/// and the conditions of a run: unreadable paths, policies that failed, unknown policy ids).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProblemKind {
     /// The document is not valid YAML.
@@ -36,6 +38,18 @@ pub enum ProblemKind {
     WrongFieldType,
     /// The document (or a list item) is not a mapping, so it cannot be a Kubernetes object.
     NotAnObject,
+    /// A path could not be read (missing, permission denied, not a regular file).
+    Unreadable,
+    /// A directory given to check holds no manifest files.
+    NoManifests,
+    /// A symbolic link that was not followed (it points to a directory already being walked).
+    NotFollowed,
+    /// The whole run found no Kubernetes object at all.
+    NoObjects,
+    /// A policy failed on an object (trap, timeout, memory limit, invalid answer).
+    PolicyFailed,
+    /// An exception names a policy id the run does not know.
+    UnknownPolicy,
 }
 
 impl ProblemKind {
@@ -52,15 +66,28 @@ impl ProblemKind {
             ProblemKind::MissingField => "missingField",
             ProblemKind::WrongFieldType => "wrongFieldType",
             ProblemKind::NotAnObject => "notAnObject",
+            ProblemKind::Unreadable => "unreadable",
+            ProblemKind::NoManifests => "noManifests",
+            ProblemKind::NotFollowed => "notFollowed",
+            ProblemKind::NoObjects => "noObjects",
+            ProblemKind::PolicyFailed => "policyFailed",
+            ProblemKind::UnknownPolicy => "unknownPolicy",
         }
     }
 
-    /// The severity this kind always has: everything is an error except [`ProblemKind::Empty`].
+    /// The severity this kind always has: everything is an error except [`ProblemKind::Empty`]
+    /// and [`ProblemKind::NotFollowed`].
     pub fn severity(self) -> Severity {
         match self {
-            ProblemKind::Empty => Severity::Notice,
+            ProblemKind::Empty | ProblemKind::NotFollowed => Severity::Notice,
             _ => Severity::Error,
         }
+    }
+}
+
+impl serde::Serialize for ProblemKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

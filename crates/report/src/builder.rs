@@ -7,7 +7,7 @@ use crate::model::{
     FileSummary, Finding, InputError, ObjectRef, PolicyInfo, PolicySummary, Report, SCHEMA_VERSION,
     Summary, Verdict, object_label,
 };
-use aksid_manifests::{InputProblem, Manifest, Severity};
+use aksid_manifests::{InputProblem, Manifest, ProblemKind, Severity};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Collects a run and turns it into a [`Report`].
@@ -165,7 +165,7 @@ impl ReportBuilder {
             document: Some(manifest.document),
             line: manifest.line,
             field: None,
-            kind: "policyFailed".to_owned(),
+            kind: ProblemKind::PolicyFailed,
             message: format!("policy {policy} failed on {label}: {message}"),
             policy: Some(policy.to_owned()),
             object: Some(object),
@@ -246,7 +246,7 @@ impl ReportBuilder {
                 e.line,
                 e.document,
                 e.policy.clone(),
-                e.kind.clone(),
+                e.kind.as_str(),
                 e.message.clone(),
             )
         };

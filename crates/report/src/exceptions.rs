@@ -21,6 +21,7 @@
 
 use crate::Date;
 use crate::model::{Finding, InputError};
+use aksid_manifests::ProblemKind;
 use globset::{GlobBuilder, GlobMatcher};
 use serde::Serialize;
 use serde_yaml::Value;
@@ -287,7 +288,7 @@ impl Exceptions {
                 document: None,
                 line: 1,
                 field: Some("policy".to_owned()),
-                kind: "unknownPolicy".to_owned(),
+                kind: ProblemKind::UnknownPolicy,
                 message: format!(
                     "exception #{} names policy {:?}, which is not one of the policies of this run",
                     e.id, e.policy

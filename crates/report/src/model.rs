@@ -2,7 +2,7 @@
 
 use crate::Date;
 use crate::exceptions::ExceptionsUsage;
-use aksid_manifests::InputProblem;
+use aksid_manifests::{InputProblem, ProblemKind};
 use serde::Serialize;
 
 /// The schema version written as `version`.
@@ -106,10 +106,10 @@ pub struct InputError {
     pub line: usize,
     /// The field concerned (`kind`, `items[2].apiVersion`), if any.
     pub field: Option<String>,
-    /// A stable identifier of the condition: the manifest problem kinds (`malformedYaml`,
-    /// `unrenderedTemplate`, `binary`, `empty`, `tooLarge`, `tooDeep`, `missingField`,
-    /// `wrongFieldType`, `notAnObject`), `policyFailed` or what the CLI passes.
-    pub kind: String,
+    /// The condition, serialised as its stable camelCase identifier: the one vocabulary is
+    /// [`ProblemKind`] (`malformedYaml`, `unrenderedTemplate`, `tooLarge`, `unreadable`,
+    /// `policyFailed`, ...).
+    pub kind: ProblemKind,
     /// What is wrong (never quotes document content beyond a field name).
     pub message: String,
     /// The policy that failed to evaluate (timeout, trap), if this is an evaluation error.
@@ -126,7 +126,7 @@ impl InputError {
             document: problem.document,
             line: problem.line,
             field: problem.field.clone(),
-            kind: problem.kind.as_str().to_owned(),
+            kind: problem.kind,
             message: problem.message.clone(),
             policy: None,
             object: None,

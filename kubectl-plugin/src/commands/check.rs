@@ -10,7 +10,7 @@ use crate::inputs::{self, InputFailure};
 use crate::policy_set::{self, ReadyPolicy};
 use aksid_host::{Host, ObjectSet, PreparedRequest};
 use aksid_manifests::{
-    LoadOptions, Manifest, RequestOptions, admission_request, load_with, selects,
+    LoadOptions, Manifest, ProblemKind, RequestOptions, admission_request, load_with, selects,
 };
 use aksid_report::{
     Date, Exceptions, Format, InputError, PolicyInfo, ReportBuilder, Verdict, render,
@@ -23,7 +23,38 @@ use std::path::{Path, PathBuf};
 /// Above this many objects a terminal gets a progress bar.
 const PROGRESS_THRESHOLD: usize = 300;
 
+/// What one policy said about one object: the policy's index and its verdict or failure.
+type Outcomes = Vec<Vec<(usize, Result<aksid_host::Verdict, aksid_host::Error>)>>;
+
 pub fn execute(args: CheckArgs) -> Result<Outcome> {
+    let policies = prepare_policies(&args)?;
+    let mut report = ReportBuilder::new().default_namespace(args.namespace.clone());
+    for p in &policies {
+        report.add_policy(PolicyInfo::from_metadata(p.id.clone(), &p.metadata));
+    }
+    let manifests = load_inputs(&args, &mut report);
+    let options = RequestOptions::default()
+        .namespace(args.namespace.clone())
+        .username(args.user.clone())
+        .groups(args.groups.clone());
+    let objects = context_objects(&manifests, &policies, &options);
+    let outcomes = evaluate(&args, &manifests, &policies, &objects, &options);
+    record_verdicts(&mut report, &manifests, &policies, outcomes);
+    if manifests.is_empty() {
+        report.add_error(no_objects(&args));
+    }
+    if !args.no_exceptions {
+        apply_exceptions(&mut report, &args)?;
+    }
+    // The process exits right after printing: freeing every parsed object one by one would only
+    // add time (about 0.4 s for 10,000 objects).
+    std::mem::forget(manifests);
+    std::mem::forget(objects);
+    print_report(&report.build(), &args)
+}
+
+/// The policies of the run, compiled and with their settings validated.
+fn prepare_policies(args: &CheckArgs) -> Result<Vec<ReadyPolicy>> {
     let modules = policy_set::modules(&args.policy)?;
     let settings = policy_set::settings(&args.policy, &modules)?;
     let host = Host::new(
@@ -31,26 +62,31 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
             .timeout(args.timeout)
             .memory_limit(args.memory_limit),
     )?;
-    let policies = policy_set::compile(&host, modules, &settings)?;
+    policy_set::compile(&host, modules, &settings)
+}
 
-    let mut report = ReportBuilder::new().default_namespace(args.namespace.clone());
-    for p in &policies {
-        report.add_policy(PolicyInfo::from_metadata(p.id.clone(), &p.metadata));
-    }
-
-    let (inputs, failures) = inputs::read_all(&args.paths, args.max_file_size);
-    for failure in failures {
-        add_input_failure(&mut report, failure);
+/// Reads and parses every input (in parallel), recording files and problems in the report.
+fn load_inputs(args: &CheckArgs, report: &mut ReportBuilder) -> Vec<Manifest> {
+    let read = inputs::read_all(
+        &args.paths,
+        inputs::ReadOptions {
+            max_file_size: args.max_file_size,
+            no_ignore: args.no_ignore,
+        },
+    );
+    for failure in read.failures {
+        add_input_failure(report, failure);
     }
     let load_options = LoadOptions::default().max_bytes(args.max_file_size as u64);
-    let mut manifests: Vec<Manifest> = Vec::new();
-    let loaded: Vec<(String, aksid_manifests::Loaded)> = inputs
+    let loaded: Vec<(String, aksid_manifests::Loaded)> = read
+        .inputs
         .into_par_iter()
         .map(|input| {
             let loaded = load_with(&input.name, &input.bytes, &load_options);
             (input.name, loaded)
         })
         .collect();
+    let mut manifests = Vec::new();
     for (name, loaded) in loaded {
         report.add_file(&name);
         for problem in &loaded.problems {
@@ -58,32 +94,30 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
         }
         manifests.extend(loaded.objects);
     }
+    manifests
+}
 
-    let options = RequestOptions::default()
-        .namespace(args.namespace.clone())
-        .username(args.user.clone())
-        .groups(args.groups.clone());
-    let objects = context_objects(&manifests, &policies, &options);
-
-    // One task per object: its request is built and serialised once, judged by every policy
-    // whose rules select it, and dropped, so a large run holds each object only once.
-    let progress = progress_bar(&args, manifests.len());
-    let outcomes: Vec<Vec<(usize, Result<aksid_host::Verdict, aksid_host::Error>)>> = manifests
+/// One task per object: its request is built and serialised once, judged by every policy whose
+/// rules select it, and dropped, so a large run holds each object only once.
+fn evaluate(
+    args: &CheckArgs,
+    manifests: &[Manifest],
+    policies: &[ReadyPolicy],
+    objects: &ObjectSet,
+    options: &RequestOptions,
+) -> Outcomes {
+    let progress = progress_bar(args, manifests.len());
+    let outcomes = manifests
         .par_iter()
         .map(|manifest| {
-            let request = admission_request(manifest, &options);
-            let selected: Vec<&ReadyPolicy> = policies
+            let request = admission_request(manifest, options);
+            let prepared = PreparedRequest::new(&request);
+            let verdicts = policies
                 .iter()
                 .filter(|p| selects(&p.metadata, &request))
-                .collect();
-            let prepared = PreparedRequest::new(&request);
-            let verdicts = selected
-                .into_iter()
                 .map(|p| {
-                    (
-                        p.index,
-                        p.policy.validate_prepared(&prepared, &p.settings, &objects),
-                    )
+                    let verdict = p.policy.validate_prepared(&prepared, &p.settings, objects);
+                    (p.index, verdict)
                 })
                 .collect();
             progress.inc(1);
@@ -91,7 +125,15 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
         })
         .collect();
     progress.finish_and_clear();
+    outcomes
+}
 
+fn record_verdicts(
+    report: &mut ReportBuilder,
+    manifests: &[Manifest],
+    policies: &[ReadyPolicy],
+    outcomes: Outcomes,
+) {
     for (manifest, verdicts) in manifests.iter().zip(outcomes) {
         report.add_object(manifest);
         for (p, verdict) in verdicts {
@@ -110,29 +152,26 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
             }
         }
     }
-    if manifests.is_empty() {
-        report.add_error(InputError {
-            file: args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "),
-            document: None,
-            line: 1,
-            field: None,
-            kind: "noObjects".to_owned(),
-            message: "no Kubernetes objects found; if the input comes from helm template or kustomize build, \
-                      check that step produced output"
-                .to_owned(),
-            policy: None,
-            object: None,
-        });
-    }
+}
 
-    if !args.no_exceptions {
-        apply_exceptions(&mut report, &args)?;
+/// A run that finds no objects at all fails: a broken render step must not pass silently.
+fn no_objects(args: &CheckArgs) -> InputError {
+    let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+    InputError {
+        file: paths.join(" "),
+        document: None,
+        line: 1,
+        field: None,
+        kind: ProblemKind::NoObjects,
+        message: "no Kubernetes objects found; if the input comes from helm template or kustomize \
+                  build, check that step produced output"
+            .to_owned(),
+        policy: None,
+        object: None,
     }
-    // The process exits right after printing: freeing every parsed object one by one would only
-    // add time (about 0.4 s for 10,000 objects).
-    std::mem::forget(manifests);
-    std::mem::forget(objects);
-    let report = report.build();
+}
+
+fn print_report(report: &aksid_report::Report, args: &CheckArgs) -> Result<Outcome> {
     let format = match args.output {
         OutputFormat::Text => Format::Text,
         OutputFormat::Json => Format::Json,
@@ -142,12 +181,14 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
+        // NO_COLOR, CLICOLOR, CLICOLOR_FORCE, TERM=dumb and whether stdout is a terminal, as
+        // anstream (clap's own colour choice) reads them.
         ColorChoice::Auto => {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
         }
     };
     let mut out = std::io::stdout().lock();
-    out.write_all(render::render(&report, format, color).as_bytes())?;
+    out.write_all(render::render(report, format, color).as_bytes())?;
     out.flush()?;
     Ok(match report.exit_code() {
         0 => Outcome::Clean,
@@ -188,7 +229,7 @@ fn add_input_failure(report: &mut ReportBuilder, failure: InputFailure) {
         document: None,
         line: 1,
         field: None,
-        kind: failure.kind.to_owned(),
+        kind: failure.kind,
         message: failure.message,
         policy: None,
         object: None,

@@ -6,7 +6,6 @@ use aksid_host::{Host, HostConfig, ObjectSet};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-
 /// The workspace root.
 fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -28,7 +27,10 @@ fn aksid_policies() -> Vec<String> {
 
 /// The committed, annotated module `artifacts/<id>/policy.wasm`: what the cluster runs.
 fn aksid_module(id: &str) -> Vec<u8> {
-    let path = workspace_dir().join("artifacts").join(id).join("policy.wasm");
+    let path = workspace_dir()
+        .join("artifacts")
+        .join(id)
+        .join("policy.wasm");
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
@@ -44,7 +46,10 @@ fn for_each_aksid_policy(check: impl Fn(&str, Vec<u8>)) {
             failures.push(id);
         }
     }
-    assert!(failures.is_empty(), "failed for: {failures:?} (see the panics above)");
+    assert!(
+        failures.is_empty(),
+        "failed for: {failures:?} (see the panics above)"
+    );
 }
 
 /// A policy crate's waPC `validate`, linked natively.

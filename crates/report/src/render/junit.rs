@@ -127,7 +127,7 @@ pub fn junit(report: &Report) -> String {
             escape(&e.file),
             e.line,
             escape(&e.message),
-            escape(&e.kind),
+            escape(e.kind.as_str()),
             escape_text(&format!("{}: {}", e.location(), e.message)),
         );
     }

@@ -251,7 +251,10 @@ pub fn yaml_objects(text: &str) -> Vec<Value> {
 
 /// The policy's own `policies/<id>/metadata.yml`, whose rules select what it is called for.
 fn policy_metadata(policy: &str) -> aksid_metadata::Metadata {
-    let path = workspace_dir().join("policies").join(policy).join("metadata.yml");
+    let path = workspace_dir()
+        .join("policies")
+        .join(policy)
+        .join("metadata.yml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     aksid_metadata::Metadata::from_yaml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -276,7 +279,9 @@ pub fn corpus_mismatches<P: Policy>(policy: &str) -> Vec<String> {
             }
             (Ok(objects), _) => objects,
             (Err(e), expect) => {
-                mismatches.push(format!("{name}: expected {expect}, but it does not load: {e}"));
+                mismatches.push(format!(
+                    "{name}: expected {expect}, but it does not load: {e}"
+                ));
                 continue;
             }
         };
@@ -301,10 +306,9 @@ pub fn corpus_mismatches<P: Policy>(policy: &str) -> Vec<String> {
                 row.why,
                 rejections.join("\n  ")
             )),
-            ("reject", true) => mismatches.push(format!(
-                "{name}: expected reject ({}), got accept",
-                row.why
-            )),
+            ("reject", true) => {
+                mismatches.push(format!("{name}: expected reject ({}), got accept", row.why))
+            }
             _ => {}
         }
     }

@@ -10,7 +10,6 @@
 //! oras and jsonschema were exercised.
 
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -59,29 +58,12 @@ pub fn artifact(id: &str, file: &str) -> Vec<u8> {
     })
 }
 
-/// The simple `NAME := value` assignments of the Makefile, with `$(CURDIR)` and `$(HOME)`
-/// expanded as make expands them (the workspace root, the environment's HOME).
-pub fn makefile_vars() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(repo_root().join("Makefile")).expect("read the Makefile");
-    let home = std::env::var("HOME").expect("HOME is set (the Makefile's $(HOME))");
-    let curdir = repo_root().display().to_string();
-    text.lines()
-        .filter_map(|line| line.split_once(" := "))
-        .filter(|(name, _)| name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
-        .map(|(name, value)| {
-            let value = value
-                .trim()
-                .replace("$(CURDIR)", &curdir)
-                .replace("$(HOME)", &home);
-            (name.to_owned(), value)
-        })
-        .collect()
-}
-
-/// One Makefile variable, which must exist.
+/// One simple `NAME := value` assignment of the Makefile, which must exist.
 pub fn makefile_var(name: &str) -> String {
-    makefile_vars()
-        .remove(name)
+    let text = std::fs::read_to_string(repo_root().join("Makefile")).expect("read the Makefile");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(" := "))
+        .map(|value| value.trim().to_owned())
         .unwrap_or_else(|| panic!("the Makefile no longer defines {name} := ..."))
 }
 
@@ -159,15 +141,15 @@ pub fn aksid_run(scratch: &Path, args: &[&str]) -> Run {
     run(command)
 }
 
-/// Parses a multi-document YAML stream into JSON values.
+/// The objects of a multi-document YAML stream, read by the CLI's own reader.
 pub fn yaml_documents(text: &str) -> Vec<serde_json::Value> {
-    use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(text)
-        .map(|document| {
-            serde_json::Value::deserialize(document)
-                .unwrap_or_else(|e| panic!("not YAML: {e}\n```\n{text}\n```"))
-        })
-        .collect()
+    let loaded = aksid_manifests::load("output.yaml", text.as_bytes());
+    assert!(
+        !loaded.has_errors(),
+        "not YAML: {:?}\n```\n{text}\n```",
+        loaded.problems
+    );
+    loaded.objects.into_iter().map(|m| m.object).collect()
 }
 
 /// Expected and actual as fenced blocks (pretty JSON).

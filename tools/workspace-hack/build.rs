@@ -1,0 +1,2 @@
+// Empty: the build-dependencies above exist for feature unification only.
+fn main() {}
