@@ -3,7 +3,8 @@
 //! integrate Microsoft Entra ID (and must not export the admin kubeconfig); long-lived
 //! ServiceAccount token Secrets, RoleBindings to the local-account identities (`clusterAdmin`,
 //! `clusterUser`, `masterclient`, `system:masters`) and kubeconfig users holding certificates,
-//! tokens or passwords are rejected. Other kinds, including other kinds of the same API
+//! tokens or passwords, also in the arguments or environment of their kubelogin `exec`
+//! plugin, are rejected. Other kinds, including other kinds of the same API
 //! groups, are accepted.
 
 mod bindings;
@@ -52,7 +53,7 @@ impl Policy for NoLocalAccounts {
                     .into_iter()
                     .collect()
             }
-            ("", "Config") => kubeconfig::validate_kubeconfig(object),
+            ("", "Config") => kubeconfig::validate_kubeconfig(object, settings),
             ("rbac.authorization.k8s.io", kind @ ("RoleBinding" | "ClusterRoleBinding")) => {
                 bindings::validate_binding(object, kind, &request.name)
             }

@@ -5,6 +5,7 @@
 //!   exemptNamespaces: [legacy-ci]
 //!   exemptNames: [argocd-manager-token*]
 //! requireAzureRBAC: true             # also require Azure RBAC for Kubernetes authorization
+//! execCredentials: true              # reject secrets in kubeconfig exec plugins (kubelogin)
 //! ```
 
 use aksid_policy_common::settings::Exemptions;
@@ -12,7 +13,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
 /// Settings of `no-local-accounts`. Every key is optional; `{}` means the defaults.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Settings {
     /// Secrets of type `kubernetes.io/service-account-token` that are accepted anyway, by
@@ -27,6 +28,21 @@ pub struct Settings {
     /// `aadProfile.managed` is true, which the policy already requires. Default: false.
     #[serde(rename = "requireAzureRBAC", deserialize_with = "require_azure_rbac")]
     pub require_azure_rbac: bool,
+    /// When true, a kubeconfig user whose `exec` plugin (kubelogin) is given a client secret,
+    /// password or certificate content in its arguments or environment is rejected, like a
+    /// user holding a token. Default: true.
+    #[serde(deserialize_with = "exec_credentials")]
+    pub exec_credentials: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            service_account_token_secrets: Exemptions::default(),
+            require_azure_rbac: false,
+            exec_credentials: true,
+        }
+    }
 }
 
 /// serde's own messages for a nested value do not say which key they are about
@@ -42,11 +58,16 @@ fn token_secret_exemptions<'de, D: Deserializer<'de>>(
 }
 
 fn require_azure_rbac<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    bool::deserialize(deserializer).map_err(|e| {
-        D::Error::custom(format!(
-            "requireAzureRBAC: {e}; write true or false without quotes"
-        ))
-    })
+    boolean("requireAzureRBAC", deserializer)
+}
+
+fn exec_credentials<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    boolean("execCredentials", deserializer)
+}
+
+fn boolean<'de, D: Deserializer<'de>>(key: &str, deserializer: D) -> Result<bool, D::Error> {
+    bool::deserialize(deserializer)
+        .map_err(|e| D::Error::custom(format!("{key}: {e}; write true or false without quotes")))
 }
 
 impl kubewarden_policy_sdk::settings::Validatable for Settings {
@@ -98,6 +119,7 @@ mod tests {
     fn empty_settings_are_the_defaults() {
         let settings = check("{}").unwrap();
         assert!(!settings.require_azure_rbac);
+        assert!(settings.exec_credentials);
         assert!(
             settings
                 .service_account_token_secrets
@@ -111,11 +133,12 @@ mod tests {
     #[test]
     fn every_key_is_read() {
         let settings = check(
-            r#"{"requireAzureRBAC": true,
+            r#"{"requireAzureRBAC": true, "execCredentials": false,
                 "serviceAccountTokenSecrets": {"exemptNamespaces": ["legacy-ci"], "exemptNames": ["argocd-*"]}}"#,
         )
         .unwrap();
         assert!(settings.require_azure_rbac);
+        assert!(!settings.exec_credentials);
         assert!(
             settings
                 .service_account_token_secrets
@@ -149,6 +172,14 @@ mod tests {
     #[case::bool_as_string(
         r#"{"requireAzureRBAC": "yes"}"#,
         "requireAzureRBAC: invalid type: string \"yes\", expected a boolean; write true or false without quotes"
+    )]
+    #[case::exec_credentials_as_string(
+        r#"{"execCredentials": "false"}"#,
+        "execCredentials: invalid type: string \"false\", expected a boolean; write true or false without quotes"
+    )]
+    #[case::exec_credentials_misspelt(
+        r#"{"execCredential": false}"#,
+        "unknown field `execCredential`"
     )]
     #[case::exemptions_as_list(
         r#"{"serviceAccountTokenSecrets": ["a"]}"#,

@@ -4,7 +4,7 @@
 use crate::NoLocalAccounts;
 use aksid_policy_common::NoCluster;
 use aksid_policy_common::testing::{
-    ObjectSet, arbitrary_object, assert_answers, corpus_mismatches, run,
+    ObjectSet, arbitrary_object, assert_answers, corpus_mismatches, run, yaml_objects,
 };
 use proptest::prelude::*;
 use rstest::rstest;
@@ -128,6 +128,16 @@ fn azure_rbac() -> Value {
 #[case::kubeconfig_certificate("kubeconfig_admin_client_certificate", json!({}), false,
     "users[0] (clusterAdmin_team-rg_team-aks).user: holds static credentials (client-certificate-data, client-key-data, token)")]
 #[case::kubeconfig_kubelogin("kubeconfig_kubelogin_exec", json!({}), true, "")]
+#[case::kubeconfig_kubelogin_spn_client_secret_in_args("kubeconfig_kubelogin_spn_client_secret_in_args", json!({}), false,
+    "users[0] (clusterUser_team-rg_team-aks).user.exec: stores a credential for the exec plugin (--client-secret in args[7]): a service principal secret, password or certificate in a kubeconfig travels with every copy of the file (laptops, CI logs, backups), and whoever has a copy signs in to the cluster until it is rotated; fix: remove it and let kubelogin get tokens without a stored secret: `kubelogin convert-kubeconfig -l workloadidentity` in a pod with Microsoft Entra Workload ID, `-l msi` on an Azure VM or agent with a managed identity, `-l azurecli` for a person or a pipeline signed in with az login")]
+#[case::kubeconfig_kubelogin_secret_accepted_when_exec_credentials_is_off(
+    "kubeconfig_kubelogin_spn_client_secret_in_args", json!({"execCredentials": false}), true, "")]
+#[case::kubeconfig_kubelogin_spn_secret_in_exec_env("kubeconfig_kubelogin_spn_secret_in_exec_env", json!({}), false,
+    "users[0] (deploy-pipeline).user.exec: stores a credential for the exec plugin (AAD_SERVICE_PRINCIPAL_CLIENT_SECRET in env[1])")]
+#[case::kubeconfig_kubelogin_ropc_inline_password("kubeconfig_kubelogin_ropc_inline_password", json!({}), false,
+    "users[0] (alice@contoso.com).user.exec: stores a credential for the exec plugin (--password in args[7])")]
+#[case::kubeconfig_kubelogin_workload_identity("kubeconfig_kubelogin_workload_identity", json!({}), true, "")]
+#[case::kubeconfig_kubelogin_spn_certificate_path("kubeconfig_kubelogin_spn_certificate_path", json!({}), true, "")]
 // Bad settings are a rejection with the reason, not a trap.
 #[case::bad_settings("aso_managed_cluster_local_accounts_disabled_with_entra", json!({"requireAzureRbac": true}), false,
     "invalid settings: unknown field `requireAzureRbac`")]
@@ -162,12 +172,21 @@ fn fixtures(
 fn no_fixture_leaks_a_credential() {
     for fixture in [
         "kubeconfig_admin_client_certificate",
+        "kubeconfig_kubelogin_spn_client_secret_in_args",
+        "kubeconfig_kubelogin_spn_secret_in_exec_env",
+        "kubeconfig_kubelogin_ropc_inline_password",
         "secret_opaque",
         "aso_managed_cluster_exporting_admin_credentials",
     ] {
         let response = validate_fixture(fixture, json!({}));
         let text = response["message"].as_str().unwrap_or("");
-        for secret in ["LS0t", "0123456789abcdef", "cGxhY2Vob2xkZXI="] {
+        for secret in [
+            "LS0t",
+            "0123456789abcdef",
+            "cGxhY2Vob2xkZXI=",
+            "Q~AbCdEf",
+            "Tr0ub4dor",
+        ] {
             assert!(
                 !text.contains(secret),
                 "{fixture} leaks `{secret}`:\n```\n{text}\n```"
@@ -235,6 +254,30 @@ proptest! {
     fn never_panics(o in arbitrary_object(KINDS)) {
         assert_answers::<NoLocalAccounts>(&o, &json!({}), &ObjectSet(vec![o.clone()]));
         assert_answers::<NoLocalAccounts>(&o, &json!({"requireAzureRBAC": true}), &NoCluster);
+        assert_answers::<NoLocalAccounts>(&o, &json!({"execCredentials": false}), &NoCluster);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn exec_users_are_answered_and_never_echo_a_value(
+        args in prop::collection::vec("--client-secret|--password|--client-certificate|-l|(?s).{0,40}|#[A-Za-z0-9~=-]{11,40}", 0..12),
+        env in prop::collection::vec(("AZURE_CLIENT_SECRET|[A-Z_]{0,20}", "(?s).{0,60}|#[A-Za-z0-9~=-]{11,40}"), 0..6),
+    ) {
+        let env: Vec<Value> = env.iter().map(|(n, v)| json!({"name": n, "value": v})).collect();
+        let config = json!({"apiVersion": "v1", "kind": "Config",
+            "users": [{"name": "u", "user": {"exec": {"command": "kubelogin", "args": args, "env": env}}}]});
+        assert_answers::<NoLocalAccounts>(&config, &json!({}), &NoCluster);
+        let message = run::<NoLocalAccounts>(&config, json!({}), &NoCluster)["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let values = args.iter().map(String::as_str).chain(env.iter().filter_map(|e| e["value"].as_str()));
+        // Values marked with `#` (a character no message uses) must never show up.
+        for value in values.filter(|v| v.starts_with('#')) {
+            prop_assert!(!message.contains(value), "message echoes a value: {message}");
+        }
     }
 }
 
@@ -256,6 +299,17 @@ fn huge_arrays_are_judged() {
         run::<NoLocalAccounts>(&config, json!({}), &NoCluster)["accepted"],
         true
     );
+
+    let args: Vec<&str> = ["--client-secret", "s3cr3t"].repeat(n / 2);
+    let config = json!({"apiVersion": "v1", "kind": "Config",
+        "users": [{"name": "u", "user": {"exec": {"command": "kubelogin", "args": args}}}]});
+    let response = run::<NoLocalAccounts>(&config, json!({}), &NoCluster);
+    let message = response["message"].as_str().unwrap();
+    assert!(
+        message.contains("--client-secret in args[18] and 49990 more)"),
+        "{message}"
+    );
+    assert!(message.len() < 2_000, "{} bytes", message.len());
 
     let resources =
         vec![json!({"apiVersion": "resources.azure.com/v1", "kind": "ResourceGroup"}); n];
@@ -305,10 +359,9 @@ fn readme_blocks(heading: &str, lang: &str) -> Vec<String> {
 }
 
 fn readme_verdicts(yaml: &str) -> Vec<Value> {
-    use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(yaml)
-        .map(|document| Value::deserialize(document).expect("README YAML parses"))
-        .map(|object| run::<NoLocalAccounts>(&object, json!({}), &NoCluster))
+    yaml_objects(yaml)
+        .iter()
+        .map(|object| run::<NoLocalAccounts>(object, json!({}), &NoCluster))
         .collect()
 }
 

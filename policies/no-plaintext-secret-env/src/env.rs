@@ -4,8 +4,10 @@
 //!
 //! 1. names in `allowedNames` are skipped;
 //! 2. a literal `value` is rejected when it is in a known secret format ([`formats`]), when its
-//!    base64 decoding is ([`encoded`]), when it matches an `extraPatterns` regex, or when the
-//!    name says it holds a secret ([`names`]) and the value looks like one ([`shape`]);
+//!    base64 decoding is ([`encoded`]), when it matches an `extraPatterns` regex, or by its name
+//!    ([`names`]): under a password name (`strictPasswords`) whenever it is a password at all
+//!    ([`shape::is_not_a_password`]), under another secret name when it looks like a secret
+//!    ([`shape`]), under a key name (`keyNames`) when it has a key's shape ([`key_shape`]);
 //! 3. with `rejectSecretKeyRef`, `valueFrom.secretKeyRef` and `envFrom[].secretRef` are rejected.
 //!
 //! One reason is given per variable (the most specific), and every variable is reported.
@@ -14,7 +16,7 @@
 use crate::formats::{self, Format};
 use crate::patterns::Pattern;
 use crate::settings::Settings;
-use crate::{encoded, names, patterns, shape};
+use crate::{encoded, key_shape, names, patterns, shape};
 use aksid_policy_common::settings::matches_name;
 use aksid_policy_common::workload::{self, Container};
 use aksid_policy_common::{AdmissionRequest, Verdict, Violation, json};
@@ -181,16 +183,50 @@ fn judge_value(
             fix: fix.to_owned(),
         });
     }
-    let word = names::secret_word(name)?;
-    if names::is_aws_secret_key_name(name)
-        && let Some(format) = formats::aws_secret_access_key(value)
+    judge_by_name(name, value, settings, fix)
+}
+
+/// The name rules: the value is judged by what the variable is called.
+fn judge_by_name(name: &str, value: &str, settings: &Settings, fix: &str) -> Option<Finding> {
+    let allow = format!("add {name} to the policy's allowedNames setting");
+    if settings.strict_passwords
+        && let Some(word) = names::password_word(name)
     {
-        return Some(format_finding("value is", format));
+        return (!shape::is_not_a_password(value)).then(|| Finding {
+            problem: format!(
+                "value is a literal password in plain text (the name ends in {word}); however short or common, it is the working credential, readable by anyone who can read the workload or its manifest"
+            ),
+            fix: format!(
+                "{fix}; if it is not a password, {allow}, or set strictPasswords: false to judge such names by the value's shape"
+            ),
+        });
     }
-    shape::looks_like_secret(value, settings.min_length).then(|| Finding {
-        problem: format!("value looks like a real secret in plain text (the name contains {word})"),
-        fix: format!(
-            "{fix}; if it is not a secret, add {name} to the policy's allowedNames setting"
-        ),
-    })
+    if let Some(word) = names::secret_word(name) {
+        if names::is_aws_secret_key_name(name)
+            && let Some(format) = formats::aws_secret_access_key(value)
+        {
+            return Some(Finding {
+                problem: format!("value is {}", format.describe()),
+                fix: fix.to_owned(),
+            });
+        }
+        return shape::looks_like_secret(value, settings.min_length).then(|| Finding {
+            problem: format!(
+                "value looks like a real secret in plain text (the name contains {word})"
+            ),
+            fix: format!("{fix}; if it is not a secret, {allow}"),
+        });
+    }
+    if settings.key_names && names::is_key_name(name) {
+        return key_shape::key_shape(value).map(|shape| Finding {
+            problem: format!(
+                "value has the shape of {} and the name ends in KEY; whoever can read the workload or its manifest can use the key",
+                shape.describe()
+            ),
+            fix: format!(
+                "{fix}; better, where the service accepts Microsoft Entra ID (Cosmos DB, Event Hubs, Service Bus, AI Search, Azure OpenAI, Speech), drop the key and grant the workload's Microsoft Entra Workload ID an Azure RBAC role; if it is not a key, {allow}, or set keyNames: false"
+            ),
+        });
+    }
+    None
 }

@@ -3,13 +3,15 @@
 //! ephemeral containers carry a secret as a literal `env[].value`: a value in a known secret
 //! format (Azure connection strings and SAS, Entra client secrets, PEM private keys, JWTs,
 //! AWS, GitHub, Slack and Google keys, credentials in URLs), also after one base64 decoding,
-//! or a value that looks like a real secret in a variable named like one (`*_PASSWORD`,
-//! `*_TOKEN`, `*_API_KEY`, …). `valueFrom` passes, unless the `rejectSecretKeyRef` setting
-//! also asks for Secrets to be mounted as files.
+//! or a value that looks like a real secret in a variable named like one (`*_TOKEN`,
+//! `*_API_KEY`, …), any literal password (`DB_PASSWORD`, `RABBITMQ_DEFAULT_PASS`), or a
+//! key-shaped value under a key name (`COSMOS_KEY`, `CosmosDb__Key`). `valueFrom` passes,
+//! unless the `rejectSecretKeyRef` setting also asks for Secrets to be mounted as files.
 
 mod encoded;
 mod env;
 mod formats;
+mod key_shape;
 mod names;
 mod patterns;
 mod settings;

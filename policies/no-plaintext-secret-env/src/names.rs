@@ -15,7 +15,14 @@
 //!   `PRIVATE_KEY`, `ACCOUNT_KEY`, `SIGNING_KEY`, …), or `CONNECTION_STRING`, or `AUTH`/`PASS`/
 //!   `AUTHORIZATION` as the last token (`REDIS_AUTH` yes, `AUTH_MODE` no), or `AZURE_…_KEY`.
 //!
-//! A bare `KEY` is not enough (`PARTITION_KEY`, `CACHE_KEY` are not secrets).
+//! A bare `KEY` is not enough here (`PARTITION_KEY`, `CACHE_KEY` are not secrets).
+//!
+//! Two narrower classes get their own rules in [`crate::env`]:
+//!
+//! * [`password_word`]: the name *ends* in a password word (`DB_PASSWORD`,
+//!   `RABBITMQ_DEFAULT_PASS`, `MYSQL_PWD`), so any literal it holds is the password;
+//! * [`is_key_name`]: the name ends in `KEY` as Azure samples write key variables
+//!   (`COSMOS_KEY`, `OPENAIKEY`, `CosmosDb__Key`), judged only on key-shaped values.
 
 /// Last tokens that make the variable a reference to a secret or metadata about it.
 const NOT_SECRET_SUFFIXES: &[&str] = &[
@@ -286,13 +293,26 @@ pub(crate) fn tokens(name: &str) -> Tokens<'_> {
     out
 }
 
+/// True for names of public key material (`JWT_PUBLIC_KEY`, `OIDC_PUBKEY`): published on
+/// purpose, so not a secret even next to a secret word.
+fn is_public_key_name(tokens: &[&str]) -> bool {
+    match last_word(tokens) {
+        Some((word, previous)) => {
+            word.eq_ignore_ascii_case("pubkey")
+                || (["key", "keys"].iter().any(|k| word.eq_ignore_ascii_case(k))
+                    && previous.is_some_and(|p| p.eq_ignore_ascii_case("public")))
+        }
+        None => false,
+    }
+}
+
 /// The secret word(s) a name contains, upper-cased for the message (`PASSWORD`, `API_KEY`),
 /// or `None` when the name does not say it holds a secret.
 pub(crate) fn secret_word(name: &str) -> Option<String> {
     let tokens = tokens(name);
     let tokens = tokens.as_slice();
     let last = tokens.len().checked_sub(1)?;
-    if is_one_of(tokens[last], NOT_SECRET_SUFFIXES) {
+    if is_one_of(tokens[last], NOT_SECRET_SUFFIXES) || is_public_key_name(tokens) {
         return None;
     }
     let upper = |parts: &[&str]| parts.join("_").to_ascii_uppercase();
@@ -326,6 +346,90 @@ pub(crate) fn secret_word(name: &str) -> Option<String> {
             });
         string_of_connection.then(|| upper(&[previous.unwrap_or_default(), token]))
     })
+}
+
+/// Last words that name a password: `DB_PASSWORD`, `RABBITMQ_DEFAULT_PASS`, `MYSQL_PWD`.
+const PASSWORD_WORDS: &[&str] = &[
+    "password",
+    "passwords",
+    "passwd",
+    "pwd",
+    "pass",
+    "pw",
+    "passphrase",
+];
+
+/// Endings that make a glued last word a password (`DBPASSWORD`); `pass` and `pwd` are left
+/// out because too many words end in them (`BYPASS`, `COMPASS`).
+const PASSWORD_GLUED_ENDINGS: &[&str] = &["password", "passwd", "passphrase"];
+
+/// Words before a last `KEY` that make it a data or lookup key, or public material, not a
+/// secret: `PARTITION_KEY`, `CACHE_KEY`, `JWT_PUBLIC_KEY`.
+const NOT_SECRET_KEY_STEMS: &[&str] = &[
+    "partition",
+    "sort",
+    "row",
+    "range",
+    "routing",
+    "cache",
+    "idempotency",
+    "foreign",
+    "shard",
+    "lookup",
+    "dedup",
+    "dedupe",
+    "unique",
+    "index",
+    "composite",
+    "tag",
+    "label",
+    "metric",
+    "public",
+    "pub",
+];
+
+/// The last word of a name and the token before it, skipping trailing digits and tokens that
+/// are only digits, so `DB_PASSWORD_2`, `PASSWORD2` and `KEY1` end in their word.
+fn last_word<'a>(tokens: &[&'a str]) -> Option<(&'a str, Option<&'a str>)> {
+    let end = tokens
+        .iter()
+        .rposition(|t| !t.bytes().all(|b| b.is_ascii_digit()))?;
+    let word = tokens[end].trim_end_matches(|c: char| c.is_ascii_digit());
+    Some((word, end.checked_sub(1).map(|i| tokens[i])))
+}
+
+/// The password word a name ends in, upper-cased for the message (`PASSWORD`, `PASS`,
+/// `PWD`), or `None`. Only the last word counts: `PASSWORD_MIN_LENGTH` and
+/// `PASSWORD_COMPLEXITY` describe a password policy, they do not hold a password.
+pub(crate) fn password_word(name: &str) -> Option<String> {
+    let tokens = tokens(name);
+    let (word, _) = last_word(tokens.as_slice())?;
+    if is_one_of(word, PASSWORD_WORDS) {
+        return Some(word.to_ascii_uppercase());
+    }
+    PASSWORD_GLUED_ENDINGS
+        .iter()
+        .find(|e| strip_suffix_ignore_case(word, e).is_some_and(|stem| !stem.is_empty()))
+        .map(|e| e.to_ascii_uppercase())
+}
+
+/// True when a name ends in `KEY` as Azure samples write key variables: `COSMOS_KEY`,
+/// `EVENTHUB_KEY`, `OPENAIKEY`, `searchKey`, the .NET configuration forms `CosmosDb__Key` and
+/// `CosmosDb:Key`, and `KEY_2`. Data and public keys (`PARTITION_KEY`, `JWT_PUBLIC_KEY`) are
+/// not. Such names are common for non-secrets too, so the rule also needs a key-shaped value.
+pub(crate) fn is_key_name(name: &str) -> bool {
+    let tokens = tokens(name);
+    let Some((word, previous)) = last_word(tokens.as_slice()) else {
+        return false;
+    };
+    let stem = ["keys", "key"]
+        .iter()
+        .find_map(|k| strip_suffix_ignore_case(word, k));
+    match stem {
+        Some("") => previous.is_none_or(|p| !is_one_of(p, NOT_SECRET_KEY_STEMS)),
+        Some(glued) => !is_one_of(glued, NOT_SECRET_KEY_STEMS),
+        None => false,
+    }
 }
 
 /// True for names of AWS secret access keys (`AWS_SECRET_ACCESS_KEY`, `awsSecretKey`).
@@ -392,9 +496,57 @@ mod tests {
     #[case::keyvault_url("KEYVAULT_URL", None)]
     #[case::proxy_port("PROXY_PORT", None)]
     #[case::tokenizer("TOKENIZER_MODEL", None)]
+    #[case::jwt_public_key("JWT_PUBLIC_KEY", None)]
+    #[case::signing_pubkey("TOKEN_SIGNING_PUBKEY", None)]
     #[case::empty("", None)]
     fn recognises_secret_names(#[case] name: &str, #[case] word: Option<&str>) {
         assert_eq!(secret_word(name).as_deref(), word, "{name}");
+    }
+
+    #[rstest]
+    #[case::db_password("DB_PASSWORD", Some("PASSWORD"))]
+    #[case::rabbitmq_pass("RABBITMQ_DEFAULT_PASS", Some("PASS"))]
+    #[case::grafana_admin_password("GF_SECURITY_ADMIN_PASSWORD", Some("PASSWORD"))]
+    #[case::mysql_pwd("MYSQL_PWD", Some("PWD"))]
+    #[case::camel("dbPassword", Some("PASSWORD"))]
+    #[case::dotnet("ConnectionStrings__Password", Some("PASSWORD"))]
+    #[case::glued("MYSQLPASSWORD", Some("PASSWORD"))]
+    #[case::numbered("DB_PASSWORD_2", Some("PASSWORD"))]
+    #[case::digits_glued("PASSWORD2", Some("PASSWORD"))]
+    #[case::passphrase("GPG_PASSPHRASE", Some("PASSPHRASE"))]
+    #[case::password_policy("PASSWORD_MIN_LENGTH", None)]
+    #[case::password_file("MARIADB_ROOT_PASSWORD_FILE", None)]
+    #[case::password_complexity("PASSWORD_COMPLEXITY", None)]
+    #[case::bypass("PROXY_BYPASS", None)]
+    #[case::username("RABBITMQ_DEFAULT_USER", None)]
+    #[case::only_digits("2", None)]
+    #[case::empty("", None)]
+    fn recognises_password_names(#[case] name: &str, #[case] word: Option<&str>) {
+        assert_eq!(password_word(name).as_deref(), word, "{name}");
+    }
+
+    #[rstest]
+    #[case::cosmos_key("COSMOS_KEY", true)]
+    #[case::cosmos_db_key("COSMOS_DB_KEY", true)]
+    #[case::eventhub_key("EVENTHUB_KEY", true)]
+    #[case::host_key("HOST_KEY", true)]
+    #[case::glued("OPENAIKEY", true)]
+    #[case::camel("searchKey", true)]
+    #[case::dotnet_double_underscore("CosmosDb__Key", true)]
+    #[case::dotnet_colon("CosmosDb:Key", true)]
+    #[case::numbered("SPEECH_KEY_2", true)]
+    #[case::plural("ADMIN_KEYS", true)]
+    #[case::bare("KEY", true)]
+    #[case::partition_key("PARTITION_KEY", false)]
+    #[case::cache_key("CACHE_KEY", false)]
+    #[case::glued_sort_key("SORTKEY", false)]
+    #[case::public_key("JWT_PUBLIC_KEY", false)]
+    #[case::key_header("API_KEY_HEADER", false)]
+    #[case::key_vault("KEY_VAULT_NAME", false)]
+    #[case::keyboard("KEYBOARD_LAYOUT", false)]
+    #[case::empty("", false)]
+    fn recognises_key_names(#[case] name: &str, #[case] key: bool) {
+        assert_eq!(is_key_name(name), key, "{name}");
     }
 
     #[test]

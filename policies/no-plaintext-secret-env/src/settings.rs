@@ -8,6 +8,8 @@
 //!   - 'corp-[A-Z0-9]{20}'
 //! rejectSecretKeyRef: false
 //! minLength: 8
+//! strictPasswords: true   # any literal under DB_PASSWORD, RABBITMQ_DEFAULT_PASS, ...
+//! keyNames: true          # COSMOS_KEY, CosmosDb__Key, ... with a key-shaped value
 //! ```
 
 use crate::patterns;
@@ -31,7 +33,17 @@ pub struct Settings {
     /// prefer secrets as files). Default: `false`.
     pub reject_secret_key_ref: bool,
     /// Shortest value (in characters) the name rule treats as a possible secret. Default: 8.
+    /// Does not apply to password names under `strictPasswords`.
     pub min_length: usize,
+    /// Reject every literal under a name ending in a password word (`DB_PASSWORD`,
+    /// `RABBITMQ_DEFAULT_PASS`, `MYSQL_PWD`), however short or common, unless it is empty, a
+    /// reference, a placeholder, a path, a URL, a number, a duration or a boolean. When false,
+    /// such names are judged like other secret names. Default: `true`.
+    pub strict_passwords: bool,
+    /// Judge names ending in `KEY` (`COSMOS_KEY`, `OPENAIKEY`, `CosmosDb__Key`), rejecting
+    /// values with the shape of a real key (long base64 or hex, a connection string with a
+    /// key). Default: `true`.
+    pub key_names: bool,
 }
 
 impl Default for Settings {
@@ -41,6 +53,8 @@ impl Default for Settings {
             extra_patterns: Vec::new(),
             reject_secret_key_ref: false,
             min_length: 8,
+            strict_passwords: true,
+            key_names: true,
         }
     }
 }
@@ -146,6 +160,8 @@ mod tests {
     fn empty_settings_are_the_defaults() {
         assert_eq!(check(json!({})).unwrap(), Settings::default());
         assert_eq!(Settings::default().min_length, 8);
+        assert!(Settings::default().strict_passwords);
+        assert!(Settings::default().key_names);
     }
 
     #[test]
@@ -154,7 +170,9 @@ mod tests {
             "allowedNames": ["LICENSE_TOKEN", "FEATURE_*"],
             "extraPatterns": ["corp-[A-Z0-9]{20}", {"name": "ACME API key", "regex": "acme_[0-9a-f]{32}"}],
             "rejectSecretKeyRef": true,
-            "minLength": 12
+            "minLength": 12,
+            "strictPasswords": false,
+            "keyNames": false
         }))
         .unwrap();
         assert_eq!(s.allowed_names, ["LICENSE_TOKEN", "FEATURE_*"]);
@@ -169,6 +187,8 @@ mod tests {
         assert_eq!(s.extra_patterns[0].label(0), "extraPatterns[0]");
         assert!(s.reject_secret_key_ref);
         assert_eq!(s.min_length, 12);
+        assert!(!s.strict_passwords);
+        assert!(!s.key_names);
     }
 
     #[rstest]
@@ -186,6 +206,9 @@ mod tests {
     #[case::min_length_zero(json!({"minLength": 0}), "minLength is 0; it must be between 1 and 1024")]
     #[case::min_length_negative(json!({"minLength": -1}), "invalid value")]
     #[case::reject_not_boolean(json!({"rejectSecretKeyRef": "yes"}), "invalid type")]
+    #[case::strict_passwords_not_boolean(json!({"strictPasswords": "no"}), "invalid type")]
+    #[case::key_names_not_boolean(json!({"keyNames": 0}), "invalid type")]
+    #[case::key_names_misspelt(json!({"keyName": false}), "unknown field `keyName`")]
     fn bad_settings_are_refused_with_the_reason(
         #[case] settings: serde_json::Value,
         #[case] message: &str,

@@ -17,6 +17,9 @@
 //! | anything else (`abcdefgh`, `aaaaaaa1`)                             | not a secret   |
 //!
 //! Credentials *inside* URLs are the job of the URL detector in [`crate::formats`].
+//!
+//! Password names need no such guess: [`is_not_a_password`] only sets apart the literals that
+//! cannot be a password (references, placeholders, paths, URLs, numbers, durations, booleans).
 
 use aksid_policy_common::ids;
 
@@ -179,6 +182,88 @@ fn strip_auth_scheme(v: &str) -> &str {
     v
 }
 
+/// Go-style durations (`30s`, `1h30m`, `500ms`, `7d`) and ISO 8601 ones (`PT5M`, `P1D`).
+fn is_duration(v: &str) -> bool {
+    if let Some(iso) = v.strip_prefix('P') {
+        return is_iso_duration(iso);
+    }
+    let mut rest = v.trim_start_matches(['+', '-']).as_bytes();
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let number = rest
+            .iter()
+            .take_while(|b| b.is_ascii_digit() || **b == b'.')
+            .count();
+        let unit = rest[number..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic() || **b == 0xC2 || **b == 0xB5)
+            .count();
+        let known = matches!(
+            &rest[number..number + unit],
+            b"ns" | b"us" | b"\xC2\xB5s" | b"ms" | b"s" | b"m" | b"h" | b"d" | b"w"
+        );
+        if number == 0 || !known {
+            return false;
+        }
+        rest = &rest[number + unit..];
+    }
+    true
+}
+
+/// The part after `P` of an ISO 8601 duration: `1DT12H`, `T5M`, `0.5Y`.
+fn is_iso_duration(rest: &str) -> bool {
+    let (date, time) = rest.split_once('T').unwrap_or((rest, ""));
+    let components = |part: &str, designators: &[u8]| -> Option<usize> {
+        let mut count = 0;
+        let mut number = false;
+        for b in part.bytes() {
+            if b.is_ascii_digit() || b == b'.' {
+                number = true;
+            } else if number && designators.contains(&b) {
+                (number, count) = (false, count + 1);
+            } else {
+                return None;
+            }
+        }
+        (!number).then_some(count)
+    };
+    let in_time = rest.contains('T');
+    match (components(date, b"YMWD"), components(time, b"HMS")) {
+        (Some(d), Some(t)) => d + t > 0 && (!in_time || t > 0),
+        _ => false,
+    }
+}
+
+/// `scheme://…`: a URL. Credentials in it are [`crate::formats`]' job, which runs first.
+fn is_url(v: &str) -> bool {
+    v.split_once("://").is_some_and(|(scheme, _)| {
+        scheme
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
+    })
+}
+
+/// True when a literal under a password-like name holds no password: empty, a reference
+/// (`$(VAR)`, `${VAR}`, `$VAR`), a template or `<…>` placeholder, a path, a URL (without
+/// credentials: those are found first), a number, a duration or a boolean. Everything else is
+/// the password, however short or common: `password`, `admin`, `hunter2` and `changeme` too.
+pub(crate) fn is_not_a_password(value: &str) -> bool {
+    let v = value.trim();
+    v.is_empty()
+        || ids::is_placeholder(v)
+        || is_path(v)
+        || is_url(v)
+        || is_number(v)
+        || is_duration(v)
+        || is_boolean(v)
+}
+
 /// True when a literal value of a variable named like a secret looks like a real secret
 /// (see the module table). `min_length` counts characters.
 pub(crate) fn looks_like_secret(value: &str, min_length: usize) -> bool {
@@ -240,6 +325,37 @@ mod tests {
     #[case::low_entropy("aaaaaaa1", false)]
     fn judges_whether_a_value_looks_like_a_secret(#[case] value: &str, #[case] secret: bool) {
         assert_eq!(looks_like_secret(value, 8), secret, "{value}");
+    }
+
+    #[rstest]
+    #[case::the_word_password("password", false)]
+    #[case::admin("admin", false)]
+    #[case::short("hunter2", false)]
+    #[case::changeme_is_a_password("changeme", false)]
+    #[case::masked_is_still_a_literal("********", false)]
+    #[case::stand_in_word("secret", false)]
+    #[case::passphrase_with_spaces("correct horse battery staple", false)]
+    #[case::unit_lookalike("5mins", false)]
+    #[case::empty("", true)]
+    #[case::blank("  ", true)]
+    #[case::dollar_paren("$(DB_PASSWORD_FROM_SECRET)", true)]
+    #[case::dollar_brace("${DB_PASSWORD}", true)]
+    #[case::dollar_name("$DB_PASSWORD", true)]
+    #[case::angle_placeholder("<admin-password>", true)]
+    #[case::helm("{{ .Values.password }}", true)]
+    #[case::path("/mnt/secrets-store/db-password", true)]
+    #[case::url("https://kv-shop.vault.azure.net/secrets/db-password", true)]
+    #[case::number("0", true)]
+    #[case::go_duration("1h30m", true)]
+    #[case::milliseconds("500ms", true)]
+    #[case::days("90d", true)]
+    #[case::iso_duration("PT5M", true)]
+    #[case::iso_date_and_time("P1DT12H", true)]
+    #[case::iso_lookalike("Pwd5d", false)]
+    #[case::iso_without_components("PT", false)]
+    #[case::boolean("false", true)]
+    fn tells_passwords_from_other_literals(#[case] value: &str, #[case] not_a_password: bool) {
+        assert_eq!(is_not_a_password(value), not_a_password, "{value}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::NoPlaintextSecretEnv;
 use crate::formats::tests::samples;
 use aksid_policy_common::testing::{
-    ObjectSet, arbitrary_object, assert_answers, corpus_mismatches, run,
+    ObjectSet, arbitrary_object, assert_answers, corpus_mismatches, run, yaml_objects,
 };
 use aksid_policy_common::{NoCluster, validate};
 use base64::Engine as _;
@@ -41,7 +41,7 @@ fn run_fixture(file: &str, settings: Value) -> Value {
     &["spec.template.spec.containers[api].env[STORAGE_CONNECTION]: value is an Azure Storage connection string with an account key; fix: move it to a Secret and use valueFrom.secretKeyRef, or mount it from Key Vault with the Secrets Store CSI driver; better, drop the key"])]
 #[case::reject_entra_client_secret_in_init_container(
     "pod_with_entra_client_secret_in_init_container.json", json!({}), false,
-    &["spec.initContainers[migrate].env[AZURE_CLIENT_SECRET]: value is a Microsoft Entra application client secret; fix: ", "Microsoft Entra Workload ID"])]
+    &["spec.initContainers[migrate].env[AZURE_CLIENT_SECRET]: value is a Microsoft Entra application client secret; fix: move it to a Secret and use valueFrom.secretKeyRef, or mount it from Key Vault with the Secrets Store CSI driver; better, drop the client secret and give the workload a Microsoft Entra Workload ID (federated credential)"])]
 #[case::reject_credentials_in_a_url_named_url(
     "statefulset_with_credentials_in_database_url.json", json!({}), false,
     &["spec.template.spec.containers[catalog].env[DATABASE_URL]: value is a URL with a user name and password in it"])]
@@ -65,13 +65,47 @@ fn run_fixture(file: &str, settings: Value) -> Value {
 // Variables named like secrets, with values that look real.
 #[case::reject_literal_password_and_api_key(
     "deployment_with_literal_db_password.json", json!({}), false,
-    &["spec.template.spec.containers[api].env[DB_PASSWORD]: value looks like a real secret in plain text (the name contains PASSWORD); fix: move it to a Secret and use valueFrom.secretKeyRef, or mount it from Key Vault with the Secrets Store CSI driver; if it is not a secret, add DB_PASSWORD to the policy's allowedNames setting",
+    &["spec.template.spec.containers[api].env[DB_PASSWORD]: value is a literal password in plain text (the name ends in PASSWORD); however short or common, it is the working credential, readable by anyone who can read the workload or its manifest; fix: move it to a Secret and use valueFrom.secretKeyRef, or mount it from Key Vault with the Secrets Store CSI driver; if it is not a password, add DB_PASSWORD to the policy's allowedNames setting, or set strictPasswords: false to judge such names by the value's shape",
+      "spec.template.spec.containers[worker].env[PAYMENTS_API_KEY]: value looks like a real secret in plain text (the name contains API_KEY); fix: move it to a Secret and use valueFrom.secretKeyRef, or mount it from Key Vault with the Secrets Store CSI driver; if it is not a secret, add PAYMENTS_API_KEY to the policy's allowedNames setting"])]
+#[case::reject_strong_password_by_shape_when_strict_passwords_is_off(
+    "deployment_with_literal_db_password.json", json!({"strictPasswords": false}), false,
+    &["spec.template.spec.containers[api].env[DB_PASSWORD]: value looks like a real secret in plain text (the name contains PASSWORD)",
       "spec.template.spec.containers[worker].env[PAYMENTS_API_KEY]: value looks like a real secret in plain text (the name contains API_KEY)"])]
 #[case::accept_allowed_names_exact_and_prefix(
     "deployment_with_literal_db_password.json", json!({"allowedNames": ["DB_PASSWORD", "PAYMENTS_*"]}), true, &[])]
+#[case::reject_passwords_whatever_min_length(
+    "deployment_with_literal_db_password.json", json!({"minLength": 40}), false,
+    &["containers[api].env[DB_PASSWORD]: value is a literal password"])]
 #[case::reject_only_values_reaching_min_length(
-    "deployment_with_literal_db_password.json", json!({"minLength": 30}), false,
+    "deployment_with_literal_db_password.json", json!({"minLength": 30, "strictPasswords": false}), false,
     &["containers[worker].env[PAYMENTS_API_KEY]"])]
+// Literal passwords, however short or common (strictPasswords).
+#[case::reject_weak_literal_passwords(
+    "statefulset_with_weak_literal_passwords.json", json!({}), false,
+    &["spec.template.spec.containers[rabbitmq].env[RABBITMQ_DEFAULT_PASS]: value is a literal password in plain text (the name ends in PASS); however short or common, it is the working credential",
+      "spec.template.spec.containers[grafana].env[GF_SECURITY_ADMIN_PASSWORD]: value is a literal password in plain text (the name ends in PASSWORD)",
+      "spec.template.spec.containers[exporter].env[DB_PASSWORD]: value is a literal password",
+      "spec.template.spec.containers[exporter].env[ADMIN_PASSWORD]: value is a literal password",
+      "spec.template.spec.containers[exporter].env[MYSQL_PWD]: value is a literal password in plain text (the name ends in PWD)"])]
+#[case::accept_weak_passwords_when_strict_passwords_is_off(
+    "statefulset_with_weak_literal_passwords.json", json!({"strictPasswords": false}), true, &[])]
+#[case::accept_password_names_with_references_paths_urls_numbers_durations_and_booleans(
+    "deployment_with_password_names_and_non_password_values.json", json!({}), true, &[])]
+// Key names as Azure samples write them (keyNames).
+#[case::reject_azure_sample_keys(
+    "deployment_with_azure_sample_keys.json", json!({}), false,
+    &["spec.template.spec.containers[api].env[COSMOS_KEY]: value has the shape of an access key (long base64) and the name ends in KEY; whoever can read the workload or its manifest can use the key; fix: move it to a Secret and use valueFrom.secretKeyRef, or mount it from Key Vault with the Secrets Store CSI driver; better, where the service accepts Microsoft Entra ID (Cosmos DB, Event Hubs, Service Bus, AI Search, Azure OpenAI, Speech), drop the key and grant the workload's Microsoft Entra Workload ID an Azure RBAC role; if it is not a key, add COSMOS_KEY to the policy's allowedNames setting, or set keyNames: false",
+      "containers[api].env[COSMOS_DB_KEY]: value has the shape of an access key (long base64)",
+      "containers[api].env[EVENTHUB_KEY]: value has the shape of an access key (long base64)",
+      "containers[api].env[SEARCH_KEY]: value has the shape of an access key (long base64)",
+      "containers[api].env[OPENAI_KEY]: value has the shape of an access key (long hex)",
+      "containers[api].env[SPEECH_KEY]: value has the shape of an access key (long hex)",
+      "containers[api].env[HOST_KEY]: value has the shape of an access key (long base64)",
+      "spec.template.spec.containers[dotnet].env[CosmosDb__Key]: value has the shape of an access key (long base64)"])]
+#[case::accept_azure_sample_keys_when_key_names_is_off(
+    "deployment_with_azure_sample_keys.json", json!({"keyNames": false}), true, &[])]
+#[case::accept_key_names_with_empty_reference_path_and_data_key_values(
+    "deployment_with_key_names_and_non_key_values.json", json!({}), true, &[])]
 #[case::accept_paths_references_placeholders_and_metadata_names(
     "deployment_with_secret_references_and_metadata_names.json", json!({}), true, &[])]
 // valueFrom passes; rejectSecretKeyRef adds the CIS rule.
@@ -107,6 +141,11 @@ fn fixtures(
     let response = run_fixture(file, settings);
     assert_eq!(response["accepted"], accepted, "{file}: {response}");
     let message = response["message"].as_str().unwrap_or("");
+    assert_eq!(
+        message.lines().count(),
+        parts.len(),
+        "{file}: one line per expected finding\n```\n{message}\n```"
+    );
     for part in parts {
         assert!(
             message.contains(part),
@@ -149,6 +188,19 @@ fn flagged_values() -> Vec<(String, String)> {
     cases.push((
         "DB_PASSWORD".to_owned(),
         "S3cr3tP@ssw0rd!2024xyz".to_owned(),
+    ));
+    cases.push(("DB_PASSWORD".to_owned(), "hunter2".to_owned()));
+    cases.push(("GF_SECURITY_ADMIN_PASSWORD".to_owned(), "Tr0ub4".to_owned()));
+    cases.push((
+        "CosmosDb__Key".to_owned(),
+        format!(
+            "C2y6yDjf5R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8{}",
+            "mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+        ),
+    ));
+    cases.push((
+        "OPENAI_KEY".to_owned(),
+        format!("3f9c2a7b1e8d4f60{}", "a5c9b2e7d1f4a8c6"),
     ));
     cases.push((
         "CONTOSO_VALUE".to_owned(),
@@ -201,6 +253,37 @@ fn flagged_values() -> Vec<(String, String)> {
     false
 )]
 #[case::bearer_header("AUTHORIZATION", "Bearer 9f86d081884c7d659a2feaa0c55ad015", false)]
+#[case::quickstart_rabbitmq_password("RABBITMQ_DEFAULT_PASS", "password", false)]
+#[case::grafana_admin_password("GF_SECURITY_ADMIN_PASSWORD", "admin", false)]
+#[case::changeme_is_a_password("POSTGRES_PASSWORD", "changeme", false)]
+#[case::password_with_spaces("MYSQL_ROOT_PASSWORD", "correct horse battery staple", false)]
+#[case::dotnet_colon_key(
+    "CosmosDb:Key",
+    "C2y6yDjf5R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==",
+    false
+)]
+#[case::glued_key_name("OPENAIKEY", "3f9c2a7b1e8d4f60a5c9b2e7d1f4a8c6", false)]
+#[case::key_name_with_connection_string(
+    "COSMOS_KEY",
+    "AccountEndpoint=https://cosmos-shop.documents.azure.com:443/;AccountKey=shortkey1;",
+    false
+)]
+#[case::unix_working_directory("PWD", "/app", true)]
+#[case::password_duration("SESSION_PASSWORD", "30m", true)]
+#[case::password_from_dependent_variable("DB_PASS", "$(DB_PASS_FROM_SECRET)", true)]
+#[case::token_ttl("TOKEN_TTL", "1h", true)]
+#[case::partition_key("PARTITION_KEY", "/customerId", true)]
+#[case::key_name_with_identifier("SIGNING_KEY", "orders-signing-key-v2", true)]
+#[case::public_key_material(
+    "JWT_PUBLIC_KEY",
+    "C2y6yDjf5R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==",
+    true
+)]
+#[case::app_insights_key_name(
+    "APPINSIGHTS_KEY",
+    "InstrumentationKey=b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/",
+    true
+)]
 fn common_values(#[case] name: &str, #[case] value: &str, #[case] accepted: bool) {
     let response =
         run::<NoPlaintextSecretEnv>(&deployment_with_env(name, value), json!({}), &NoCluster);
@@ -220,6 +303,10 @@ fn messages_never_contain_the_value_or_any_part_of_it() {
         assert_eq!(response["accepted"], false, "{name}={value} was accepted");
         let message = response["message"].as_str().unwrap();
         let chars: Vec<char> = value.chars().collect();
+        assert!(
+            !message.contains(&value),
+            "message leaks the value of {name}:\n```\n{message}\n```"
+        );
         for window in chars.windows(8) {
             let part: String = window.iter().collect();
             assert!(
@@ -362,19 +449,20 @@ fn readme_block(heading: &str, kind: &str) -> String {
 
 #[test]
 fn readme_examples_are_what_the_policy_answers() {
-    let rejected: Value =
-        serde_yaml::from_str(&readme_block("## Example: rejected", "yaml")).unwrap();
-    let response = run::<NoPlaintextSecretEnv>(&rejected, json!({}), &NoCluster);
+    let [rejected] = &yaml_objects(&readme_block("## Example: rejected", "yaml"))[..] else {
+        panic!("one object in the rejected example")
+    };
+    let response = run::<NoPlaintextSecretEnv>(rejected, json!({}), &NoCluster);
     assert_eq!(
         response["message"].as_str().unwrap_or(""),
         readme_block("## Example: rejected", "text").trim_end()
     );
-    let accepted: Value =
-        serde_yaml::from_str(&readme_block("## Example: accepted", "yaml")).unwrap();
-    assert_eq!(
-        run::<NoPlaintextSecretEnv>(&accepted, json!({}), &NoCluster)["accepted"],
-        true
-    );
+    for accepted in yaml_objects(&readme_block("## Example: accepted", "yaml")) {
+        assert_eq!(
+            run::<NoPlaintextSecretEnv>(&accepted, json!({}), &NoCluster)["accepted"],
+            true
+        );
+    }
 }
 
 #[test]
@@ -389,7 +477,12 @@ fn readme_settings_examples_are_valid() {
         .collect();
     assert_eq!(blocks.len(), 2);
     for block in blocks {
-        let settings: Value = serde_yaml::from_str(block).unwrap();
+        // Settings are not a Kubernetes object, so the CLI's reader only reads them as a field
+        // of one.
+        let indented: String = block.lines().map(|l| format!("  {l}\n")).collect();
+        let wrapped = format!("apiVersion: v1\nkind: PolicySettings\nsettings:\n{indented}");
+        let settings = yaml_objects(&wrapped)[0]["settings"].clone();
+        assert!(settings.is_object(), "{block}");
         let answer = crate::validate_settings(&serde_json::to_vec(&settings).unwrap()).unwrap();
         let answer: Value = serde_json::from_slice(&answer).unwrap();
         assert_eq!(answer["valid"], true, "{block}: {answer}");
