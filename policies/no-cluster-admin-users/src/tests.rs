@@ -275,9 +275,12 @@ fn readme_examples_match_the_policy(#[case] section: &str, #[case] accepted: boo
         .find(|(l, _)| l == "yaml")
         .map(|(_, t)| t)
         .expect("a yaml block");
-    let object: Value = serde_yaml::from_str(manifest).expect("the example is YAML");
+    let objects = aksid_policy_common::testing::yaml_objects(manifest);
+    let [object] = objects.as_slice() else {
+        panic!("the example is one object:\n```\n{manifest}\n```");
+    };
     let response = aksid_policy_common::testing::run::<NoClusterAdminUsers>(
-        &object,
+        object,
         json!({}),
         &ObjectSet::default(),
     );
