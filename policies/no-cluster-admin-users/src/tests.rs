@@ -406,9 +406,12 @@ fn readme_blocks(section: &str) -> Vec<(String, String)> {
     blocks
 }
 
-/// The README examples are real: the rejected manifest gives exactly the message shown.
+/// The README examples are real: each rejected manifest gives exactly the message shown. The
+/// last object of an example is the one judged; all of them form the cluster.
 #[rstest]
 #[case::rejected("Example: rejected", false)]
+#[case::rejected_secrets_reader("Example: rejected, a role that reads every Secret", false)]
+#[case::rejected_role_for_everyone("Example: rejected, a role for everyone", false)]
 #[case::accepted("Example: accepted", true)]
 fn readme_examples_match_the_policy(#[case] section: &str, #[case] accepted: bool) {
     let blocks = readme_blocks(section);
@@ -416,15 +419,13 @@ fn readme_examples_match_the_policy(#[case] section: &str, #[case] accepted: boo
         .iter()
         .find(|(l, _)| l == "yaml")
         .map(|(_, t)| t)
-        .expect("a yaml block");
+        .unwrap_or_else(|| panic!("a yaml block in section {section}"));
     let objects = aksid_policy_common::testing::yaml_objects(manifest);
-    let [object] = objects.as_slice() else {
-        panic!("the example is one object:\n```\n{manifest}\n```");
-    };
+    let object = objects.last().expect("the example has objects");
     let response = aksid_policy_common::testing::run::<NoClusterAdminUsers>(
         object,
         json!({}),
-        &ObjectSet::default(),
+        &ObjectSet(objects.clone()),
     );
     assert_eq!(response["accepted"], accepted, "{response:#}");
     if !accepted {
@@ -439,4 +440,45 @@ fn readme_examples_match_the_policy(#[case] section: &str, #[case] accepted: boo
             "README message is stale:\n```\n{actual}\n```"
         );
     }
+}
+
+/// The README's settings table gives the real defaults, and its example validates.
+#[test]
+fn readme_settings_match_the_policy() {
+    let readme = include_str!("../README.md");
+    let section = readme.split("\n## Settings\n").nth(1).unwrap_or("");
+    let documented: serde_json::Map<String, Value> = section
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let key = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let default = cells.get(3)?.trim_matches('`');
+            Some((key.to_owned(), serde_json::from_str(default).ok()?))
+        })
+        .collect();
+    assert_eq!(documented.len(), 10, "{documented:?}");
+    let settings: crate::Settings =
+        serde_json::from_value(Value::Object(documented)).expect("the documented keys");
+    assert_eq!(
+        format!("{settings:?}"),
+        format!("{:?}", crate::Settings::default())
+    );
+    let example = readme_blocks("Settings")
+        .into_iter()
+        .find(|(l, _)| l == "yaml")
+        .map(|(_, t)| t)
+        .expect("a yaml block");
+    // The CLI's reader wants a Kubernetes object: wrap the settings in one, then unwrap them.
+    let wrapped = format!("apiVersion: v1\nkind: Settings\n{example}");
+    let mut example = aksid_policy_common::testing::yaml_objects(&wrapped)
+        .pop()
+        .expect("one document");
+    if let Some(map) = example.as_object_mut() {
+        map.remove("apiVersion");
+        map.remove("kind");
+    }
+    let payload = serde_json::to_vec(&example).unwrap();
+    let answer = aksid_policy_common::validate_settings::<crate::Settings>(&payload).unwrap();
+    let answer: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["valid"], true, "{answer}");
 }
