@@ -2,8 +2,9 @@
 //! putting the role and subject checks together.
 
 use crate::Settings;
-use crate::roles::privileged_role;
-use crate::subjects::{Scope, has_public_group, judge_subjects};
+use crate::roles::bound_role;
+use crate::scope::Scope;
+use crate::subjects::{has_public_subject, judge_subjects};
 use aksid_policy_common::settings::matches_name;
 use aksid_policy_common::{AdmissionRequest, ClusterContext, Verdict, json};
 
@@ -37,12 +38,12 @@ pub(crate) fn validate_binding(
     };
     let binding = &request.object;
     let exempt = is_exempt(binding_name(request), settings);
-    // An exempt binding is only judged for the groups no binding may give cluster-admin to;
-    // without one, it needs no role lookup at all.
-    if exempt && !has_public_group(binding) {
+    // An exempt binding is only judged for the public subjects (everyone, every service
+    // account); without one, it needs no role lookup at all.
+    if exempt && !has_public_subject(binding) {
         return verdict;
     }
-    if let Some(role) = privileged_role(binding, settings, cluster, &mut verdict) {
+    if let Some(role) = bound_role(binding, scope, settings, cluster, &mut verdict) {
         judge_subjects(binding, &role, scope, settings, exempt, &mut verdict);
     }
     verdict

@@ -1,5 +1,5 @@
-//! The policy's settings: extra privileged roles, groups accepted besides Entra object IDs, and
-//! extra exempt binding names.
+//! The policy's settings: extra privileged roles, groups accepted besides Entra object IDs,
+//! extra exempt binding names, and the switches of the checks beyond cluster-admin itself.
 
 use crate::subjects::public_group;
 use aksid_policy_common::settings::require_non_empty;
@@ -12,17 +12,50 @@ use serde::Deserialize;
 /// privilegedRoles: [admin]           # ClusterRoles treated like cluster-admin
 /// allowedGroups: [oidc:platform-admins]
 /// exemptBindings: [break-glass-*]    # exact names, or `prefix*`
+/// rejectSecretsRead: false           # every check beyond cluster-admin can be switched off
 /// ```
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Settings {
     /// Extra ClusterRole names treated as cluster-admin (default: none; `cluster-admin` always is).
     pub privileged_roles: Vec<String>,
     /// Group names accepted besides Entra object IDs (GUIDs). Never `system:authenticated`,
-    /// `system:unauthenticated` or `system:serviceaccounts*`.
+    /// `system:unauthenticated`, `system:anonymous` or `system:serviceaccounts*`.
     pub allowed_groups: Vec<String>,
     /// Extra binding names (exact, or `prefix*`) exempt like the AKS-managed ones.
     pub exempt_bindings: Vec<String>,
+    /// Judge roles granting `bind` or `escalate` on roles or cluster roles (default: on).
+    pub reject_bind_escalate: bool,
+    /// Judge roles granting `impersonate` on users, groups or service accounts (default: on).
+    pub reject_impersonate: bool,
+    /// Judge roles granting `nodes/proxy` (default: on).
+    pub reject_nodes_proxy: bool,
+    /// Judge roles granting `create` on `serviceaccounts/token` (default: on).
+    pub reject_token_creation: bool,
+    /// Judge roles granting `get`, `list` or `watch` on `secrets` (default: on).
+    pub reject_secrets_read: bool,
+    /// Judge roles granting `use-managed-identity` on every identity binding (default: on).
+    pub reject_all_managed_identities: bool,
+    /// Reject any role but Kubernetes' discovery roles for `system:anonymous`,
+    /// `system:unauthenticated` and `system:authenticated` (default: on).
+    pub reject_everyone_groups: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            privileged_roles: Vec::new(),
+            allowed_groups: Vec::new(),
+            exempt_bindings: Vec::new(),
+            reject_bind_escalate: true,
+            reject_impersonate: true,
+            reject_nodes_proxy: true,
+            reject_token_creation: true,
+            reject_secrets_read: true,
+            reject_all_managed_identities: true,
+            reject_everyone_groups: true,
+        }
+    }
 }
 
 impl Validatable for Settings {
@@ -80,8 +113,33 @@ mod tests {
         "exemptBindings": ["break-glass-*", "legacy"],
     }))]
     #[case::group_merely_starting_with_system(json!({"allowedGroups": ["system:masters"]}))]
+    #[case::every_switch_off(json!({
+        "rejectBindEscalate": false, "rejectImpersonate": false, "rejectNodesProxy": false,
+        "rejectTokenCreation": false, "rejectSecretsRead": false,
+        "rejectAllManagedIdentities": false, "rejectEveryoneGroups": false,
+    }))]
     fn valid_settings(#[case] settings: Value) {
         assert_eq!(answer(settings), Ok(()));
+    }
+
+    #[test]
+    fn every_check_is_on_by_default() {
+        let settings: Settings = serde_json::from_value(json!({})).unwrap();
+        assert!(
+            settings.reject_bind_escalate
+                && settings.reject_impersonate
+                && settings.reject_nodes_proxy
+                && settings.reject_token_creation
+                && settings.reject_secrets_read
+                && settings.reject_all_managed_identities
+                && settings.reject_everyone_groups,
+            "{settings:?}"
+        );
+        let off: Settings = serde_json::from_value(json!({"rejectNodesProxy": false})).unwrap();
+        assert!(
+            !off.reject_nodes_proxy && off.reject_secrets_read,
+            "{off:?}"
+        );
     }
 
     #[rstest]
@@ -95,6 +153,8 @@ mod tests {
         "allowedGroups[1] \"system:authenticated\" (every authenticated identity) cannot be allowed"
     )]
     #[case::system_unauthenticated(json!({"allowedGroups": ["system:unauthenticated"]}), "every anonymous request")]
+    #[case::system_anonymous(json!({"allowedGroups": ["system:anonymous"]}), "allowedGroups[0] \"system:anonymous\" (every anonymous request)")]
+    #[case::switch_not_a_boolean(json!({"rejectSecretsRead": "false"}), "invalid settings")]
     #[case::all_service_accounts(
         json!({"allowedGroups": ["system:serviceaccounts", "system:serviceaccounts:ci"]}),
         "allowedGroups[0] \"system:serviceaccounts\" (every service account it covers), \

@@ -1,73 +1,72 @@
-//! Judging the subjects of a binding that grants cluster-admin: which identities may hold it.
+//! Judging the subjects of a binding: which identities may hold a privileged role (cluster-admin,
+//! or a role opening a path to it), and who may hold any role at all.
 //!
-//! | subject                                                       | verdict |
-//! |---------------------------------------------------------------|---------|
-//! | Group `system:authenticated`, `system:unauthenticated`, `system:serviceaccounts*` | reject, always |
-//! | Group named by an Entra object ID (GUID)                      | accept  |
-//! | Group listed in `allowedGroups`                               | accept  |
-//! | Group whose name is an unrendered placeholder (`${ID}`)       | accept, with a warning |
-//! | any other Group                                               | reject (Entra groups are bound by object ID) |
-//! | User, ServiceAccount, unknown kind                            | reject  |
+//! | subject                                                       | privileged role | other role |
+//! |---------------------------------------------------------------|-----------------|------------|
+//! | Group `system:authenticated`, `system:unauthenticated`, User or Group `system:anonymous` | reject, always | reject, unless a discovery role |
+//! | Group `system:serviceaccounts*`                               | reject, always  | accept     |
+//! | Group named by an Entra object ID (GUID)                      | accept          | accept     |
+//! | Group listed in `allowedGroups`                               | accept          | accept     |
+//! | Group whose name is an unrendered placeholder (`${ID}`)       | accept, with a warning | accept |
+//! | any other Group                                               | reject (Entra groups are bound by object ID) | accept |
+//! | User, ServiceAccount, unknown kind                            | reject          | accept     |
 //!
-//! In an exempt binding (AKS-managed names, `exemptBindings`) only the first row applies.
+//! In an exempt binding (AKS-managed names, `exemptBindings`) only the first two rows apply.
 
 use crate::Settings;
-use crate::roles::PrivilegedRole;
+use crate::roles::{BoundRole, DISCOVERY_ROLES};
+use crate::scope::Scope;
 use aksid_policy_common::ids::{is_guid, is_placeholder};
 use aksid_policy_common::{Verdict, Violation, json};
 use serde_json::Value;
 
-/// Groups that can never be given cluster-admin: every identity, anonymous requests, or every
+/// A subject that stands for everybody, or for every service account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Public {
+    /// Who it covers, for messages.
+    who: &'static str,
+    /// Every identity or every anonymous request (not only service accounts): no role but the
+    /// discovery roles may go to it.
+    everyone: bool,
+}
+
+/// The public subject `kind`/`name` stands for: every identity, anonymous requests, or every
 /// service account (of the cluster, or of one namespace with `system:serviceaccounts:<ns>`).
-/// Returns who the group contains, for messages.
-pub(crate) fn public_group(name: &str) -> Option<&'static str> {
-    match name {
-        "system:authenticated" => Some("every authenticated identity"),
-        "system:unauthenticated" => Some("every anonymous request"),
-        _ if name.starts_with("system:serviceaccounts") => Some("every service account it covers"),
+/// Anonymous requests are the User `system:anonymous` in the Group `system:unauthenticated`;
+/// a Group `system:anonymous` matches nobody but shows the same intent.
+fn public_subject(kind: Option<&str>, name: &str) -> Option<Public> {
+    let everyone = |who| {
+        Some(Public {
+            who,
+            everyone: true,
+        })
+    };
+    match (kind, name) {
+        (Some("Group"), "system:authenticated") => everyone("every authenticated identity"),
+        (Some("Group"), "system:unauthenticated") => everyone("every anonymous request"),
+        (Some("Group" | "User"), "system:anonymous") => everyone("every anonymous request"),
+        (Some("Group"), _) if name.starts_with("system:serviceaccounts") => Some(Public {
+            who: "every service account it covers",
+            everyone: false,
+        }),
         _ => None,
     }
 }
 
-/// True when the binding lists one of the [`public_group`]s, so even an exempt binding must be
-/// judged.
-pub(crate) fn has_public_group(binding: &Value) -> bool {
+/// Who the Group `name` covers, when it is one that no privileged binding may name.
+pub(crate) fn public_group(name: &str) -> Option<&'static str> {
+    public_subject(Some("Group"), name).map(|p| p.who)
+}
+
+/// True when the binding lists a public subject, so even an exempt binding must be judged.
+pub(crate) fn has_public_subject(binding: &Value) -> bool {
     json::array_at(binding, &["subjects"]).iter().any(|s| {
-        json::str_at(s, &["kind"]) == Some("Group")
-            && json::str_at(s, &["name"]).is_some_and(|n| public_group(n).is_some())
+        json::str_at(s, &["name"])
+            .is_some_and(|n| public_subject(json::str_at(s, &["kind"]), n).is_some())
     })
 }
 
-/// Where the role applies, for messages.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Scope<'a> {
-    /// A ClusterRoleBinding: the whole cluster.
-    Cluster,
-    /// A RoleBinding in this namespace (empty when unknown).
-    Namespace(&'a str),
-}
-
-impl Scope<'_> {
-    /// "cluster-wide" / "in namespace dev".
-    fn where_(self) -> String {
-        match self {
-            Scope::Cluster => "cluster-wide".to_owned(),
-            Scope::Namespace("") => "in its namespace".to_owned(),
-            Scope::Namespace(ns) => format!("in namespace {ns}"),
-        }
-    }
-
-    /// "the cluster" / "namespace dev".
-    fn what(self) -> String {
-        match self {
-            Scope::Cluster => "the cluster".to_owned(),
-            Scope::Namespace("") => "its namespace".to_owned(),
-            Scope::Namespace(ns) => format!("namespace {ns}"),
-        }
-    }
-}
-
-/// What one subject of a privileged binding leads to.
+/// What one subject of a binding leads to.
 enum Finding {
     /// The subject may hold the role.
     Fine,
@@ -79,10 +78,10 @@ enum Finding {
 
 /// Judges every subject of a binding of `role`, recording one violation per offending subject
 /// in subject order (the shared `Verdict` bounds how many are listed). With `exempt`, only the
-/// public groups are rejected.
+/// public subjects are rejected.
 pub(crate) fn judge_subjects(
     binding: &Value,
-    role: &PrivilegedRole,
+    role: &BoundRole,
     scope: Scope<'_>,
     settings: &Settings,
     exempt: bool,
@@ -90,7 +89,7 @@ pub(crate) fn judge_subjects(
 ) {
     let given = format!("is given {role} {}", scope.where_());
     for (i, subject) in json::array_at(binding, &["subjects"]).iter().enumerate() {
-        match judge_subject(i, subject, &given, scope, settings, exempt) {
+        match judge_subject(i, subject, role, &given, scope, settings, exempt) {
             Finding::Fine => {}
             Finding::Warn(warning) => verdict.warn(warning),
             Finding::Reject(violation) => verdict.reject(violation),
@@ -98,10 +97,11 @@ pub(crate) fn judge_subjects(
     }
 }
 
-/// Judges subject `i` of a binding: `given` says which role it is given where.
+/// Judges subject `i` of a binding of `role`: `given` says which role it is given where.
 fn judge_subject(
     i: usize,
     subject: &Value,
+    role: &BoundRole,
     given: &str,
     scope: Scope<'_>,
     settings: &Settings,
@@ -109,15 +109,10 @@ fn judge_subject(
 ) -> Finding {
     let kind = json::str_at(subject, &["kind"]);
     let name = json::str_at(subject, &["name"]).unwrap_or("");
-    if kind == Some("Group")
-        && let Some(who) = public_group(name)
-    {
-        return Finding::Reject(
-            Violation::new(format!("subjects[{i}] Group {name}"), format!("{given}, but this group contains {who}"))
-                .fix("remove this subject and bind an Entra group by object ID (kind: Group, name: <group object ID>) instead"),
-        );
+    if let Some(public) = public_subject(kind, name) {
+        return judge_public(i, kind.unwrap_or(""), name, public, role, given, settings);
     }
-    if exempt {
+    if exempt || !role.is_privileged() {
         return Finding::Fine;
     }
     match kind {
@@ -157,6 +152,39 @@ fn judge_subject(
             .fix("bind an Entra group by object ID (kind: Group, name: <group object ID>)"),
         ),
     }
+}
+
+/// Judges a public subject: never for a privileged role, and for everyone only the discovery
+/// roles (unless `rejectEveryoneGroups` is off).
+fn judge_public(
+    i: usize,
+    kind: &str,
+    name: &str,
+    public: Public,
+    role: &BoundRole,
+    given: &str,
+    settings: &Settings,
+) -> Finding {
+    let contains = if kind == "User" {
+        "this user stands for"
+    } else {
+        "this group contains"
+    };
+    let problem = if role.is_privileged() {
+        format!("{given}, but {contains} {}", public.who)
+    } else if public.everyone && settings.reject_everyone_groups && !role.is_discovery() {
+        format!(
+            "{given}, but {contains} {}, and no role but Kubernetes' own discovery roles ({}) may go to it",
+            public.who,
+            DISCOVERY_ROLES.join(", ")
+        )
+    } else {
+        return Finding::Fine;
+    };
+    Finding::Reject(
+        Violation::new(format!("subjects[{i}] {kind} {name}"), problem)
+            .fix("remove this subject and bind an Entra group by object ID (kind: Group, name: <group object ID>) instead"),
+    )
 }
 
 /// Judges one Group subject that is not a public group.
@@ -206,11 +234,22 @@ mod tests {
     use serde_json::json;
 
     fn judge(subjects: Value, settings: &Settings, exempt: bool) -> Verdict {
-        let binding = json!({"roleRef": {"kind": "ClusterRole", "name": "cluster-admin"}, "subjects": subjects});
+        judge_role("cluster-admin", subjects, settings, exempt)
+    }
+
+    /// Judges `subjects` bound to ClusterRole `role` cluster-wide, in a cluster without roles.
+    fn judge_role(role: &str, subjects: Value, settings: &Settings, exempt: bool) -> Verdict {
+        let binding =
+            json!({"roleRef": {"kind": "ClusterRole", "name": role}, "subjects": subjects});
         let mut verdict = Verdict::default();
-        let role =
-            crate::roles::privileged_role(&binding, settings, &ObjectSet::default(), &mut verdict)
-                .unwrap();
+        let role = crate::roles::bound_role(
+            &binding,
+            Scope::Cluster,
+            settings,
+            &ObjectSet::default(),
+            &mut verdict,
+        )
+        .unwrap();
         judge_subjects(
             &binding,
             &role,
@@ -326,9 +365,63 @@ mod tests {
                 .unwrap()
                 .starts_with("subjects[1] Group system:authenticated")
         );
-        assert!(has_public_group(&json!({"subjects": subjects})));
-        assert!(!has_public_group(
+        assert!(has_public_subject(&json!({"subjects": subjects})));
+        assert!(has_public_subject(
+            &json!({"subjects": [{"kind": "User", "name": "system:anonymous"}]})
+        ));
+        assert!(!has_public_subject(
             &json!({"subjects": [{"kind": "User", "name": "system:authenticated"}]})
         ));
+    }
+
+    /// Any role but the discovery roles, for the subjects that stand for everyone.
+    #[rstest]
+    #[case::unauthenticated_given_a_custom_role("manager", json!({"kind": "Group", "name": "system:unauthenticated"}), false,
+        Some("subjects[0] Group system:unauthenticated: is given ClusterRole manager cluster-wide, but this group contains \
+              every anonymous request, and no role but Kubernetes' own discovery roles (system:discovery, \
+              system:basic-user, system:public-info-viewer) may go to it; fix: remove this subject"))]
+    #[case::authenticated_given_view("view", json!({"kind": "Group", "name": "system:authenticated"}), false,
+        Some("but this group contains every authenticated identity, and no role but"))]
+    #[case::anonymous_user("manager", json!({"kind": "User", "name": "system:anonymous"}), false,
+        Some("subjects[0] User system:anonymous: is given ClusterRole manager cluster-wide, but this user stands for every anonymous request"))]
+    #[case::anonymous_group("manager", json!({"kind": "Group", "name": "system:anonymous"}), false, Some("this group contains every anonymous request"))]
+    #[case::authenticated_given_discovery("system:discovery", json!({"kind": "Group", "name": "system:authenticated"}), true, None)]
+    #[case::unauthenticated_given_public_info("system:public-info-viewer", json!({"kind": "Group", "name": "system:unauthenticated"}), true, None)]
+    #[case::authenticated_given_basic_user("system:basic-user", json!({"kind": "Group", "name": "system:authenticated"}), true, None)]
+    #[case::all_service_accounts_given_a_custom_role("manager", json!({"kind": "Group", "name": "system:serviceaccounts"}), true, None)]
+    #[case::user_given_a_custom_role("manager", json!({"kind": "User", "name": "alice@contoso.com"}), true, None)]
+    #[case::user_named_authenticated("manager", json!({"kind": "User", "name": "system:authenticated"}), true, None)]
+    fn everyone_groups(
+        #[case] role: &str,
+        #[case] subject: Value,
+        #[case] accepted: bool,
+        #[case] message: Option<&str>,
+    ) {
+        for exempt in [false, true] {
+            let verdict = judge_role(role, json!([subject.clone()]), &Settings::default(), exempt);
+            assert_eq!(
+                verdict.is_allowed(),
+                accepted,
+                "exempt: {exempt}, {verdict:?}"
+            );
+            if let Some(expected) = message {
+                let actual = verdict.message().unwrap_or_default();
+                assert!(
+                    actual.contains(expected),
+                    "expected\n```\n{expected}\n```\ngot\n```\n{actual}\n```"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn everyone_groups_can_be_switched_off_for_unprivileged_roles_only() {
+        let off = Settings {
+            reject_everyone_groups: false,
+            ..Settings::default()
+        };
+        let subjects = json!([{"kind": "Group", "name": "system:authenticated"}]);
+        assert!(judge_role("manager", subjects.clone(), &off, false).is_allowed());
+        assert!(!judge_role("cluster-admin", subjects, &off, false).is_allowed());
     }
 }

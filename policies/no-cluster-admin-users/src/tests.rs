@@ -30,13 +30,15 @@ enum Cluster {
     /// `ops` has a harmless first rule and a `*`/`*`/`*` second rule.
     OpsWildcard,
     /// `ops` grants `*` verbs on `*` resources only in the core group.
-    OpsNarrow,
+    OpsCoreWildcard,
     /// `ops` grants `*` only on non-resource URLs.
     OpsUrlsOnly,
     /// `ops` is aggregated and its rules are empty, as in a manifest.
     OpsAggregated,
     /// Lookups fail (capability not granted, API error).
     Unavailable,
+    /// The roles of `test_data/roles/<name>.json`, named after the situation they show.
+    Roles(&'static str),
 }
 
 fn cluster_role_ops(body: Value) -> Value {
@@ -55,7 +57,7 @@ fn cluster(which: Cluster) -> Box<dyn ClusterContext> {
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
         ]})),
-        Cluster::OpsNarrow => {
+        Cluster::OpsCoreWildcard => {
             ops(json!({"rules": [{"apiGroups": [""], "resources": ["*"], "verbs": ["*"]}]}))
         }
         Cluster::OpsUrlsOnly => ops(json!({"rules": [{"nonResourceURLs": ["*"], "verbs": ["*"]}]})),
@@ -64,6 +66,12 @@ fn cluster(which: Cluster) -> Box<dyn ClusterContext> {
             "rules": [],
         })),
         Cluster::Unavailable => Box::new(NoCluster),
+        Cluster::Roles(name) => {
+            let path = format!("{}/test_data/roles/{name}.json", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let roles: Vec<Value> = serde_json::from_str(&text).expect("a JSON list of roles");
+            Box::new(ObjectSet(roles))
+        }
     }
 }
 
@@ -154,8 +162,22 @@ fn assert_contains(what: &str, expected: Option<&str>, actual: &Value) {
           contains every service account it covers; fix: remove this subject and bind an Entra group by object ID (kind: \
           Group, name: <group object ID>) instead\n\
           subjects[4] Group sre: is given"), None)]
-// privilegedRoles.
-#[case::accept_admin_by_default("clusterrolebinding_admin_to_user", json!({}), Cluster::Empty, true, None, None)]
+// privilegedRoles, and the built-in admin/edit/view when the cluster has none.
+#[case::reject_admin_cluster_wide_by_its_built_in_rules(
+    "clusterrolebinding_admin_to_user", json!({}), Cluster::Empty, false,
+    Some("subjects[0] User alice@contoso.com: is given ClusterRole admin (as built into Kubernetes: it grants get, list, \
+          watch on secrets: whoever holds it can read every Secret it covers"), None)]
+#[case::reject_edit_cluster_wide("clusterrolebinding_edit_to_user", json!({}), Cluster::Empty, false, Some("is given ClusterRole edit (as built into Kubernetes"), None)]
+#[case::reject_edit_in_kube_system(
+    "rolebinding_edit_to_service_account_in_kube_system", json!({}), Cluster::Empty, false,
+    Some("subjects[0] ServiceAccount ci/deployer: is given ClusterRole edit (as built into Kubernetes: it grants get, list, watch \
+          on secrets"), None)]
+#[case::accept_edit_in_an_app_namespace("rolebinding_edit_to_user", json!({}), Cluster::Empty, true, None, None)]
+#[case::accept_view_cluster_wide("clusterrolebinding_view_to_user", json!({}), Cluster::Empty, true, None, None)]
+#[case::accept_admin_with_secret_and_token_checks_off(
+    "clusterrolebinding_admin_to_user",
+    json!({"rejectSecretsRead": false, "rejectImpersonate": false, "rejectTokenCreation": false}),
+    Cluster::Empty, true, None, None)]
 #[case::reject_listed_privileged_role(
     "clusterrolebinding_admin_to_user", json!({"privilegedRoles": ["admin"]}), Cluster::Empty, false,
     Some("subjects[0] User alice@contoso.com: is given ClusterRole admin (listed in privilegedRoles) cluster-wide"), None)]
@@ -164,7 +186,11 @@ fn assert_contains(what: &str, expected: Option<&str>, actual: &Value) {
     "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::OpsWildcard, false,
     Some("subjects[0] User alice@contoso.com: is given ClusterRole ops (its rules[1] grants every verb on every \
           resource in every API group, like cluster-admin) cluster-wide"), None)]
-#[case::accept_narrow_role("clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::OpsNarrow, true, None, None)]
+#[case::reject_core_wildcard_role(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::OpsCoreWildcard, false,
+    Some("subjects[0] User alice@contoso.com: is given ClusterRole ops (its rules[0] grants * on *: whoever holds it can \
+          act as any user or group, system:masters (cluster-admin) included; can reach the kubelet API of every node"), None)]
+#[case::accept_narrow_role("clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Roles("ops_manages_deployments"), true, None, None)]
 #[case::accept_non_resource_urls_only("clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::OpsUrlsOnly, true, None, None)]
 #[case::accept_missing_role("clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Empty, true, None, None)]
 #[case::warn_aggregated_role(
@@ -174,7 +200,123 @@ fn assert_contains(what: &str, expected: Option<&str>, actual: &Value) {
     "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Unavailable, true, None,
     Some("roleRef: could not inspect ClusterRole ops (no cluster context); judged by its name only"))]
 #[case::reject_cluster_admin_without_lookup("clusterrolebinding_cluster_admin_to_user", json!({}), Cluster::Unavailable, false, Some("ClusterRole cluster-admin"), None)]
+// bind and escalate on RBAC roles, in every scope.
+#[case::reject_bind_on_cluster_roles(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Roles("ops_binds_clusterroles"), false,
+    Some("subjects[0] User alice@contoso.com: is given ClusterRole ops (its rules[1] grants bind on clusterroles: whoever \
+          holds it can bind any role to anyone, cluster-admin included) cluster-wide, but cluster-admin rights must go to \
+          Entra groups"), None)]
+#[case::reject_bind_in_an_app_namespace(
+    "rolebinding_custom_clusterrole_to_service_account", json!({}), Cluster::Roles("ops_binds_clusterroles"), false,
+    Some("subjects[0] ServiceAccount ci/deployer: is given ClusterRole ops (its rules[1] grants bind on clusterroles: \
+          whoever holds it can bind any role to anyone, cluster-admin included) in namespace ci, so every pod running as \
+          this service account holds that power over namespace ci"), None)]
+#[case::accept_bind_limited_to_named_roles("clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Roles("ops_binds_named_roles"), true, None, None)]
+#[case::reject_bind_of_a_named_privileged_role(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({"privilegedRoles": ["edit"]}), Cluster::Roles("ops_binds_named_roles"), false,
+    Some("its rules[1] grants bind on clusterroles"), None)]
+#[case::reject_escalate_on_roles(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Roles("ops_escalates_roles"), false,
+    Some("is given ClusterRole ops (its rules[0] grants escalate on roles, clusterroles: whoever holds it can write any \
+          permission into a role, cluster-admin's included) cluster-wide"), None)]
+#[case::accept_bind_for_entra_group("clusterrolebinding_custom_clusterrole_to_entra_group_object_id", json!({}), Cluster::Roles("ops_binds_clusterroles"), true, None, None)]
+#[case::accept_bind_switched_off("clusterrolebinding_custom_clusterrole_to_user", json!({"rejectBindEscalate": false}), Cluster::Roles("ops_binds_clusterroles"), true, None, None)]
+// impersonate: users and groups cluster-wide, service accounts also in kube-system.
+#[case::reject_impersonate_users_and_groups(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Roles("ops_impersonates_users_and_groups"), false,
+    Some("is given ClusterRole ops (its rules[0] grants impersonate on users, groups: whoever holds it can act as any user \
+          or group, system:masters (cluster-admin) included) cluster-wide"), None)]
+#[case::accept_impersonate_users_in_a_rolebinding(
+    "rolebinding_custom_clusterrole_to_service_account_in_kube_system", json!({}), Cluster::Roles("ops_impersonates_users_and_groups"), true, None, None)]
+#[case::reject_impersonate_service_accounts_in_kube_system(
+    "rolebinding_custom_clusterrole_to_service_account_in_kube_system", json!({}), Cluster::Roles("ops_impersonates_service_accounts"), false,
+    Some("subjects[0] ServiceAccount ci/deployer: is given ClusterRole ops (its rules[0] grants impersonate on serviceaccounts: \
+          whoever holds it can act as any service account it covers, the system controllers' included) in namespace \
+          kube-system"), None)]
+#[case::accept_impersonate_service_accounts_in_an_app_namespace(
+    "rolebinding_custom_clusterrole_to_service_account", json!({}), Cluster::Roles("ops_impersonates_service_accounts"), true, None, None)]
+#[case::accept_impersonate_switched_off(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({"rejectImpersonate": false}), Cluster::Roles("ops_impersonates_users_and_groups"), true, None, None)]
+// nodes/proxy: nodes are cluster-scoped, so only ClusterRoleBindings grant it.
+#[case::reject_nodes_proxy(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Roles("ops_proxies_to_nodes"), false,
+    Some("is given ClusterRole ops (its rules[0] grants get on nodes/proxy: whoever holds it can reach the kubelet API of \
+          every node and run commands in any pod, past admission control and audit) cluster-wide"), None)]
+#[case::reject_proxy_of_every_resource(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Roles("ops_proxies_every_resource"), false,
+    Some("its rules[0] grants get on */proxy: whoever holds it can reach the kubelet API"), None)]
+#[case::accept_nodes_proxy_in_a_rolebinding(
+    "rolebinding_custom_clusterrole_to_service_account_in_kube_system", json!({}), Cluster::Roles("ops_proxies_to_nodes"), true, None, None)]
+#[case::accept_nodes_proxy_switched_off(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({"rejectNodesProxy": false}), Cluster::Roles("ops_proxies_to_nodes"), true, None, None)]
+// Service account tokens: cluster-wide and in kube-system, unless limited to named accounts.
+#[case::reject_token_creation_cluster_wide(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Roles("ops_creates_service_account_tokens"), false,
+    Some("is given ClusterRole ops (its rules[0] grants create on serviceaccounts/token: whoever holds it can mint a token \
+          for any service account it covers, the system controllers' included"), None)]
+#[case::reject_token_creation_in_kube_system(
+    "rolebinding_custom_clusterrole_to_service_account_in_kube_system", json!({}), Cluster::Roles("ops_creates_service_account_tokens"), false,
+    Some("grants create on serviceaccounts/token"), None)]
+#[case::accept_token_creation_in_an_app_namespace(
+    "rolebinding_custom_clusterrole_to_service_account", json!({}), Cluster::Roles("ops_creates_service_account_tokens"), true, None, None)]
+#[case::accept_token_creation_for_named_accounts(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Roles("ops_creates_named_service_account_tokens"), true, None, None)]
+#[case::accept_token_creation_switched_off(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({"rejectTokenCreation": false}), Cluster::Roles("ops_creates_service_account_tokens"), true, None, None)]
+// Reading Secrets: cluster-wide and in kube-system, unless limited to named Secrets.
+#[case::reject_secrets_read_cluster_wide(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Roles("ops_reads_secrets"), false,
+    Some("subjects[0] User alice@contoso.com: is given ClusterRole ops (its rules[0] grants get, list, watch on secrets: \
+          whoever holds it can read every Secret it covers, service account tokens and system credentials among them"), None)]
+#[case::reject_secrets_read_in_kube_system(
+    "rolebinding_custom_clusterrole_to_service_account_in_kube_system", json!({}), Cluster::Roles("ops_reads_secrets"), false,
+    Some("grants get, list, watch on secrets"), None)]
+#[case::reject_secrets_read_by_a_role_in_kube_system(
+    "rolebinding_custom_role_to_service_account_in_kube_system", json!({}), Cluster::Roles("role_ops_reads_secrets_in_every_namespace"), false,
+    Some("subjects[0] ServiceAccount ci/deployer: is given Role ops (its rules[0] grants list on secrets: whoever holds it can \
+          read every Secret it covers"), None)]
+#[case::accept_secrets_read_in_an_app_namespace(
+    "rolebinding_custom_clusterrole_to_service_account", json!({}), Cluster::Roles("ops_reads_secrets"), true, None, None)]
+#[case::accept_secrets_read_by_a_role_in_an_app_namespace(
+    "rolebinding_custom_role_to_service_account", json!({}), Cluster::Roles("role_ops_reads_secrets_in_every_namespace"), true, None, None)]
+#[case::accept_named_secrets_read(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({}), Cluster::Roles("ops_reads_named_secrets"), true, None, None)]
+#[case::accept_secrets_read_switched_off(
+    "clusterrolebinding_custom_clusterrole_to_user", json!({"rejectSecretsRead": false}), Cluster::Roles("ops_reads_secrets"), true, None, None)]
+#[case::warn_role_lookup_unavailable(
+    "rolebinding_custom_role_to_service_account_in_kube_system", json!({}), Cluster::Unavailable, true, None,
+    Some("roleRef: could not inspect Role ops in namespace kube-system (no cluster context)"))]
+// use-managed-identity on every identity binding.
+#[case::reject_use_managed_identity_on_every_identity(
+    "clusterrolebinding_use_managed_identity_to_service_account", json!({}), Cluster::Roles("use_mi_every_identity"), false,
+    Some("subjects[0] ServiceAccount demo/demo: is given ClusterRole use-mi (its rules[0] grants use-managed-identity on *: \
+          whoever holds it can get an Entra token for every managed identity of the cluster's identity bindings, not only its \
+          own) cluster-wide"), None)]
+#[case::accept_use_managed_identity_on_one_identity(
+    "clusterrolebinding_use_managed_identity_to_service_account", json!({}), Cluster::Roles("use_mi_one_identity"), true, None, None)]
+#[case::accept_every_identity_switched_off(
+    "clusterrolebinding_use_managed_identity_to_service_account", json!({"rejectAllManagedIdentities": false}),
+    Cluster::Roles("use_mi_every_identity"), true, None, None)]
+// Any role for everyone: only Kubernetes' discovery roles.
+#[case::reject_custom_role_for_system_unauthenticated(
+    "clusterrolebinding_custom_clusterrole_to_system_unauthenticated", json!({}), Cluster::Empty, false,
+    Some("subjects[0] Group system:unauthenticated: is given ClusterRole manager cluster-wide, but this group contains every \
+          anonymous request, and no role but Kubernetes' own discovery roles (system:discovery, system:basic-user, \
+          system:public-info-viewer) may go to it; fix: remove this subject"), None)]
+#[case::reject_custom_role_for_anonymous_user(
+    "clusterrolebinding_custom_clusterrole_to_anonymous_user", json!({}), Cluster::Empty, false,
+    Some("subjects[0] User system:anonymous: is given ClusterRole manager cluster-wide, but this user stands for every anonymous request"), None)]
+#[case::reject_role_for_system_authenticated(
+    "rolebinding_custom_role_to_system_authenticated", json!({}), Cluster::Roles("reader_role_in_dev"), false,
+    Some("subjects[0] Group system:authenticated: is given Role reader in namespace dev, but this group contains every \
+          authenticated identity, and no role but"), None)]
+#[case::accept_discovery_role_for_system_authenticated("clusterrolebinding_discovery_to_system_authenticated", json!({}), Cluster::Empty, true, None, None)]
+#[case::accept_upstream_public_info_viewer_binding("clusterrolebinding_upstream_public_info_viewer", json!({}), Cluster::Empty, true, None, None)]
+#[case::accept_everyone_switched_off(
+    "clusterrolebinding_custom_clusterrole_to_system_unauthenticated", json!({"rejectEveryoneGroups": false}), Cluster::Empty, true, None, None)]
 // AKS-managed and configured exemptions.
+#[case::accept_bootstrap_binding_of_a_secrets_reader(
+    "clusterrolebinding_system_controller_name_to_service_account", json!({}), Cluster::Roles("ops_reads_secrets"), true, None, None)]
 #[case::accept_aks_local_accounts_binding("clusterrolebinding_aks_cluster_admin_binding", json!({}), Cluster::Empty, true, None, None)]
 #[case::accept_aks_admin_groups_binding("clusterrolebinding_aks_cluster_admin_binding_aad", json!({}), Cluster::Empty, true, None, None)]
 #[case::accept_upstream_cluster_admin_binding("clusterrolebinding_upstream_cluster_admin", json!({}), Cluster::Empty, true, None, None)]
@@ -264,9 +406,12 @@ fn readme_blocks(section: &str) -> Vec<(String, String)> {
     blocks
 }
 
-/// The README examples are real: the rejected manifest gives exactly the message shown.
+/// The README examples are real: each rejected manifest gives exactly the message shown. The
+/// last object of an example is the one judged; all of them form the cluster.
 #[rstest]
 #[case::rejected("Example: rejected", false)]
+#[case::rejected_secrets_reader("Example: rejected, a role that reads every Secret", false)]
+#[case::rejected_role_for_everyone("Example: rejected, a role for everyone", false)]
 #[case::accepted("Example: accepted", true)]
 fn readme_examples_match_the_policy(#[case] section: &str, #[case] accepted: bool) {
     let blocks = readme_blocks(section);
@@ -274,12 +419,13 @@ fn readme_examples_match_the_policy(#[case] section: &str, #[case] accepted: boo
         .iter()
         .find(|(l, _)| l == "yaml")
         .map(|(_, t)| t)
-        .expect("a yaml block");
-    let object: Value = serde_yaml::from_str(manifest).expect("the example is YAML");
+        .unwrap_or_else(|| panic!("a yaml block in section {section}"));
+    let objects = aksid_policy_common::testing::yaml_objects(manifest);
+    let object = objects.last().expect("the example has objects");
     let response = aksid_policy_common::testing::run::<NoClusterAdminUsers>(
-        &object,
+        object,
         json!({}),
-        &ObjectSet::default(),
+        &ObjectSet(objects.clone()),
     );
     assert_eq!(response["accepted"], accepted, "{response:#}");
     if !accepted {
@@ -294,4 +440,45 @@ fn readme_examples_match_the_policy(#[case] section: &str, #[case] accepted: boo
             "README message is stale:\n```\n{actual}\n```"
         );
     }
+}
+
+/// The README's settings table gives the real defaults, and its example validates.
+#[test]
+fn readme_settings_match_the_policy() {
+    let readme = include_str!("../README.md");
+    let section = readme.split("\n## Settings\n").nth(1).unwrap_or("");
+    let documented: serde_json::Map<String, Value> = section
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let key = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let default = cells.get(3)?.trim_matches('`');
+            Some((key.to_owned(), serde_json::from_str(default).ok()?))
+        })
+        .collect();
+    assert_eq!(documented.len(), 10, "{documented:?}");
+    let settings: crate::Settings =
+        serde_json::from_value(Value::Object(documented)).expect("the documented keys");
+    assert_eq!(
+        format!("{settings:?}"),
+        format!("{:?}", crate::Settings::default())
+    );
+    let example = readme_blocks("Settings")
+        .into_iter()
+        .find(|(l, _)| l == "yaml")
+        .map(|(_, t)| t)
+        .expect("a yaml block");
+    // The CLI's reader wants a Kubernetes object: wrap the settings in one, then unwrap them.
+    let wrapped = format!("apiVersion: v1\nkind: Settings\n{example}");
+    let mut example = aksid_policy_common::testing::yaml_objects(&wrapped)
+        .pop()
+        .expect("one document");
+    if let Some(map) = example.as_object_mut() {
+        map.remove("apiVersion");
+        map.remove("kind");
+    }
+    let payload = serde_json::to_vec(&example).unwrap();
+    let answer = aksid_policy_common::validate_settings::<crate::Settings>(&payload).unwrap();
+    let answer: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["valid"], true, "{answer}");
 }
