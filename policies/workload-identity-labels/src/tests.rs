@@ -3,7 +3,7 @@
 
 use crate::WorkloadIdentityLabels;
 use aksid_policy_common::testing::{
-    ObjectSet, arbitrary_object, assert_answers, corpus_mismatches,
+    ObjectSet, arbitrary_object, assert_answers, corpus_mismatches, yaml_objects,
 };
 use aksid_policy_common::{ClusterContext, NoCluster};
 use proptest::prelude::*;
@@ -208,7 +208,6 @@ fn unknown_settings_are_an_invalid_request() {
 /// exactly that message, and every other YAML block must be accepted.
 #[test]
 fn readme_examples() {
-    use serde::Deserialize;
     let readme = include_str!("../README.md");
     let mut blocks = Vec::new();
     let mut lines = readme.lines();
@@ -237,9 +236,7 @@ fn readme_examples() {
         .collect();
     assert_eq!(examples.len(), 3);
     for (yaml, expected) in examples {
-        let objects: Vec<Value> = serde_yaml::Deserializer::from_str(yaml)
-            .map(|d| Value::deserialize(d).unwrap())
-            .collect();
+        let objects = yaml_objects(yaml);
         let cluster = ObjectSet(objects.clone());
         let messages: Vec<String> = objects
             .iter()
