@@ -12,6 +12,15 @@ use aksid_policy_common::workload::PodTemplate;
 use aksid_policy_common::{Verdict, Violation, json};
 use serde_json::Value;
 
+/// Pods in kube-system get Workload ID only from the AKS-managed add-on: the AKS admissions
+/// enforcer keeps every other admission webhook out of kube-system (AKS FAQ; azure-workload-identity
+/// known issues), while the add-on's webhook mutates kube-system pods (the KEDA add-on's
+/// keda-operator gets its identity there, AKS docs `keda-workload-identity.md`).
+const KUBE_SYSTEM_WARNING: &str = "the pods are labelled for Workload ID in kube-system: the AKS-managed Workload ID \
+     add-on (az aks update --enable-workload-identity) mutates pods there, but a webhook installed by Helm or azwi \
+     does not, because the AKS admissions enforcer keeps other admission webhooks out of kube-system; use the \
+     add-on, or run the workload in another namespace";
+
 /// What the pod template's `azure.workload.identity/use` label says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Label {
@@ -53,10 +62,7 @@ pub(crate) fn validate_pod_template(
     validate_annotations(workload, label, settings, verdict);
     validate_workload_annotations(workload, verdict);
     if label == Label::Present && workload.namespace == "kube-system" {
-        verdict.warn(
-            "the pods are labelled for Workload ID in kube-system, which the AKS admissions enforcer excludes \
-             from admission webhooks, so the webhook never mutates them; run the workload in another namespace",
-        );
+        verdict.warn(KUBE_SYSTEM_WARNING);
     }
     label
 }
@@ -419,6 +425,32 @@ mod tests {
             "{:?}",
             verdict.message()
         );
+    }
+
+    /// The AKS-managed add-on mutates kube-system pods; a self-installed webhook does not.
+    #[rstest]
+    #[case::kube_system("kube-system", Some("true"), true)]
+    #[case::kube_system_opted_out("kube-system", Some("false"), false)]
+    #[case::kube_system_unlabelled("kube-system", None, false)]
+    #[case::other_namespace("team", Some("true"), false)]
+    fn kube_system_warning(
+        #[case] namespace: &str,
+        #[case] label: Option<&str>,
+        #[case] warned: bool,
+    ) {
+        let labels = label.map_or(json!({}), |value| json!({keys::USE: value}));
+        let object = pod(labels, json!({}));
+        let workload = Workload {
+            kind: "Pod",
+            namespace,
+            object: &object,
+            template: pod_template("Pod", &object).unwrap(),
+        };
+        let mut verdict = Verdict::default();
+        validate_pod_template(&workload, &Settings::default(), &mut verdict);
+        assert!(verdict.is_allowed());
+        let expected: &[&str] = if warned { &[KUBE_SYSTEM_WARNING] } else { &[] };
+        assert_eq!(verdict.warnings(), expected);
     }
 
     #[test]

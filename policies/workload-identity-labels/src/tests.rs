@@ -121,6 +121,10 @@ const LEGACY_SA: &[&str] = &["service_account_with_deprecated_use_label"];
 #[case::csi_node_publish_secret_ref("pod_with_csi_node_publish_secret_ref", json!({}), PLAIN_SA, false,
     "spec.volumes[kv].csi.nodePublishSecretRef: the Secrets Store volume reads a service principal's client secret", "")]
 #[case::csi_workload_identity_needs_no_label("pod_with_csi_workload_identity_volume_without_label", json!({}), PLAIN_SA, true, "", "")]
+// kube-system: the AKS-managed add-on mutates pods there, a self-installed webhook does not.
+#[case::label_in_kube_system("deployment_with_label_in_kube_system", json!({}), &["service_account_with_client_id_in_kube_system"], true, "",
+    "the pods are labelled for Workload ID in kube-system: the AKS-managed Workload ID add-on (az aks update \
+     --enable-workload-identity) mutates pods there, but a webhook installed by Helm or azwi does not")]
 // Operations and exemptions.
 #[case::delete_is_accepted("deployment_with_label_only_on_metadata_delete", json!({}), &[], true, "", "")]
 #[case::update_is_judged("pod_with_label_value_capital_true_update", json!({}), &[], false, "is \"True\"", "")]
