@@ -11,6 +11,7 @@ use serde::Deserialize;
 /// warnOnVMManagedIdentity: true
 /// rejectPlaceholders: false
 /// rejectLabelWithoutClientId: true
+/// warnOnCopiedAnnotations: true
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -28,6 +29,10 @@ pub struct Settings {
     /// `client-id` annotation (the default); `false` only warns, for repositories whose deploy
     /// tooling annotates the ServiceAccount after the manifest is written.
     pub(crate) reject_label_without_client_id: bool,
+    /// Warn when a workload or its pod template repeats a Workload ID annotation with the
+    /// value the webhook reads elsewhere (kustomize `commonAnnotations`); `false` accepts such
+    /// copies silently. Copies with another value are rejected either way.
+    pub(crate) warn_on_copied_annotations: bool,
 }
 
 impl Default for Settings {
@@ -37,6 +42,7 @@ impl Default for Settings {
             warn_on_vm_managed_identity: true,
             reject_placeholders: false,
             reject_label_without_client_id: true,
+            warn_on_copied_annotations: true,
         }
     }
 }
@@ -94,6 +100,7 @@ mod tests {
         assert!(s.warn_on_vm_managed_identity);
         assert!(!s.reject_placeholders);
         assert!(s.reject_label_without_client_id);
+        assert!(s.warn_on_copied_annotations);
         assert!(check("null").is_ok());
         assert!(check("").is_ok());
     }
@@ -102,14 +109,16 @@ mod tests {
     fn every_key_is_read() {
         let s = check(
             r#"{"exemptNamespaces": ["kube-system"], "warnOnVMManagedIdentity": false,
-                "rejectPlaceholders": true, "rejectLabelWithoutClientId": true}"#,
+                "rejectPlaceholders": true, "rejectLabelWithoutClientId": false,
+                "warnOnCopiedAnnotations": false}"#,
         )
         .unwrap();
         assert!(s.exempts("kube-system") && !s.exempts("default") && !s.exempts(""));
         assert!(
             !s.warn_on_vm_managed_identity
                 && s.reject_placeholders
-                && s.reject_label_without_client_id
+                && !s.reject_label_without_client_id
+                && !s.warn_on_copied_annotations
         );
     }
 

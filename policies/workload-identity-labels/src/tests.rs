@@ -121,6 +121,22 @@ const LEGACY_SA: &[&str] = &["service_account_with_deprecated_use_label"];
 #[case::csi_node_publish_secret_ref("pod_with_csi_node_publish_secret_ref", json!({}), PLAIN_SA, false,
     "spec.volumes[kv].csi.nodePublishSecretRef: the Secrets Store volume reads a service principal's client secret", "")]
 #[case::csi_workload_identity_needs_no_label("pod_with_csi_workload_identity_volume_without_label", json!({}), PLAIN_SA, true, "", "")]
+// Workload ID annotations copied by tools onto the workload and its pod template.
+#[case::client_id_copied_from_service_account("deployment_with_client_id_copied_from_service_account", json!({}), API_SA, true, "",
+    "spec.template.metadata.annotations[\"azure.workload.identity/client-id\"] repeats the azure.workload.identity/client-id of \
+     ServiceAccount team/api, where the Workload ID webhook reads it; the copy does nothing")]
+#[case::client_id_copied_quietly("deployment_with_client_id_copied_from_service_account", json!({"warnOnCopiedAnnotations": false}), API_SA, true, "", "")]
+#[case::client_id_differing_from_service_account("deployment_with_client_id_differing_from_service_account", json!({}), API_SA, false,
+    "spec.template.metadata.annotations[\"azure.workload.identity/client-id\"]: is \"0b5e2c1d-9a8f-4e7d-b6c5-a4b3c2d1e0f9\", but the \
+     Workload ID webhook reads azure.workload.identity/client-id from ServiceAccount team/api only, so the pods get \
+     \"6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f\", not this value; fix: set azure.workload.identity/client-id on ServiceAccount \
+     team/api to the value the pods should use, and remove it from the Deployment's metadata and pod template", "")]
+#[case::client_id_copy_without_service_account("deployment_with_client_id_copied_from_service_account", json!({}), &[], true, "",
+    "metadata.annotations[\"azure.workload.identity/client-id\"]: the Workload ID webhook reads azure.workload.identity/client-id \
+     from ServiceAccount team/api only, which is not among the checked objects")]
+#[case::proxy_annotation_copied_onto_metadata("deployment_with_proxy_annotation_copied_onto_its_metadata", json!({}), API_SA, true, "",
+    "metadata.annotations[\"azure.workload.identity/inject-proxy-sidecar\"] repeats the azure.workload.identity/inject-proxy-sidecar \
+     of spec.template.metadata.annotations")]
 // kube-system: the AKS-managed add-on mutates pods there, a self-installed webhook does not.
 #[case::label_in_kube_system("deployment_with_label_in_kube_system", json!({}), &["service_account_with_client_id_in_kube_system"], true, "",
     "the pods are labelled for Workload ID in kube-system: the AKS-managed Workload ID add-on (az aks update \
@@ -208,8 +224,9 @@ fn unknown_settings_are_an_invalid_request() {
     );
 }
 
-/// The README's examples: every YAML block followed by a `text` block must be rejected with
-/// exactly that message, and every other YAML block must be accepted.
+/// The README's examples: every YAML block followed by a `text` block must give exactly those
+/// lines (`warning: ` lines are the warnings, the others the rejection message), and every other
+/// YAML block must be accepted without warnings. The objects of a block form the cluster.
 #[test]
 fn readme_examples() {
     let readme = include_str!("../README.md");
@@ -229,31 +246,39 @@ fn readme_examples() {
         .enumerate()
         .filter(|(_, (lang, body))| *lang == "yaml" && body.contains("kind:"))
         .map(|(i, (_, yaml))| {
-            (
-                yaml,
-                blocks
-                    .get(i + 1)
-                    .filter(|(lang, _)| *lang == "text")
-                    .map(|(_, t)| t.as_str()),
-            )
+            let expected = blocks
+                .get(i + 1)
+                .filter(|(lang, _)| *lang == "text")
+                .map_or("", |(_, t)| t.as_str());
+            (yaml, expected)
         })
         .collect();
-    assert_eq!(examples.len(), 3);
+    assert_eq!(examples.len(), 4);
     for (yaml, expected) in examples {
+        let (expected_warnings, expected_message): (Vec<&str>, Vec<&str>) =
+            expected.lines().partition(|l| l.starts_with("warning: "));
         let objects = yaml_objects(yaml);
         let cluster = ObjectSet(objects.clone());
-        let messages: Vec<String> = objects
-            .iter()
-            .map(|o| {
-                aksid_policy_common::testing::run::<WorkloadIdentityLabels>(o, json!({}), &cluster)
-            })
-            .filter_map(|r| r["message"].as_str().map(str::to_owned))
-            .collect();
+        let (mut messages, mut warnings) = (Vec::new(), Vec::new());
+        for object in &objects {
+            let response = aksid_policy_common::testing::run::<WorkloadIdentityLabels>(
+                object,
+                json!({}),
+                &cluster,
+            );
+            messages.extend(response["message"].as_str().map(str::to_owned));
+            let got = response["warnings"].as_array().into_iter().flatten();
+            warnings.extend(
+                got.filter_map(Value::as_str)
+                    .map(|w| format!("warning: {w}")),
+            );
+        }
         assert_eq!(
             messages.join("\n"),
-            expected.unwrap_or(""),
+            expected_message.join("\n"),
             "```yaml\n{yaml}\n```"
         );
+        assert_eq!(warnings, expected_warnings, "```yaml\n{yaml}\n```");
     }
 }
 
