@@ -2,12 +2,15 @@
 //! Entra Workload ID label `azure.workload.identity/use: "true"` on their pod template when their
 //! ServiceAccount is set up for Workload ID (and never only on the workload or its selector);
 //! Workload ID annotations must be spelled right, sit on the right object and hold values the
-//! webhook accepts, and copies of them elsewhere must agree with it; client and tenant IDs must
-//! be GUIDs; and the deprecated aad-pod-identity and service-principal Key Vault access (Secrets
-//! Store CSI) are refused.
+//! webhook accepts; client and tenant IDs must be GUIDs; pods using an AKS identity binding must
+//! be allowed their client ID by the ClusterRoles bound to their ServiceAccount; and the
+//! deprecated aad-pod-identity and service-principal Key Vault access (Secrets Store CSI) are
+//! refused.
 
 mod copies;
+mod identity_binding;
 mod keys;
+mod lister;
 mod pod_identity;
 mod pod_service_account;
 mod pod_template;
@@ -19,6 +22,7 @@ mod tests;
 
 use aksid_policy_common::workload::WORKLOAD_KINDS;
 use aksid_policy_common::{AdmissionRequest, ClusterContext, Policy, Verdict};
+use lister::{HostLister, ResourceLister};
 use pod_service_account::PodServiceAccount;
 pub use settings::Settings;
 
@@ -33,15 +37,16 @@ impl Policy for WorkloadIdentityLabels {
         settings: &Settings,
         cluster: &dyn ClusterContext,
     ) -> Verdict {
-        validate_request(request, settings, cluster)
+        validate_request(request, settings, cluster, &HostLister)
     }
 }
 
-/// The body of [`Policy::validate`].
-fn validate_request(
+/// [`Policy::validate`] with the list capability passed in, so unit tests can fake it.
+pub(crate) fn validate_request(
     request: &AdmissionRequest,
     settings: &Settings,
     cluster: &dyn ClusterContext,
+    lister: &dyn ResourceLister,
 ) -> Verdict {
     let mut verdict = Verdict::default();
     if settings.exempts(&request.namespace) {
@@ -71,7 +76,7 @@ fn validate_request(
                 object,
                 template,
             };
-            validate_workload(&workload, settings, cluster, &mut verdict);
+            validate_workload(&workload, settings, (cluster, lister), &mut verdict);
         }
         _ => {}
     }
@@ -82,7 +87,7 @@ fn validate_request(
 fn validate_workload(
     workload: &pod_template::Workload<'_>,
     settings: &Settings,
-    cluster: &dyn ClusterContext,
+    (cluster, lister): (&dyn ClusterContext, &dyn ResourceLister),
     verdict: &mut Verdict,
 ) {
     let service_account = PodServiceAccount::new(workload, cluster);
@@ -95,6 +100,14 @@ fn validate_workload(
         label,
         &service_account,
         settings,
+        verdict,
+    );
+    identity_binding::validate_identity_binding(
+        workload,
+        label,
+        &service_account,
+        settings,
+        (cluster, lister),
         verdict,
     );
 }

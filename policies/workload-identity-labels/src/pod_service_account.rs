@@ -16,6 +16,7 @@
 //! does not exist.
 
 use crate::Settings;
+use crate::identity_binding;
 use crate::pod_template::{Label, Workload};
 use crate::service_account::WorkloadIdentity;
 use aksid_policy_common::{ClusterContext, Lookup, Verdict, Violation};
@@ -124,9 +125,14 @@ pub(crate) fn validate_service_account_link(
             )),
         ),
         Label::Present if !service_account.has_client_id && !sets_client_id_env(workload) => {
+            let binding = if identity_binding::is_used(template) {
+                " (the identity binding needs it too: the proxy hands out tokens for that client ID)"
+            } else {
+                ""
+            };
             let problem = format!(
                 "the pods are labelled for Workload ID, but {subject} has no azure.workload.identity/client-id \
-                 annotation, so the webhook injects no AZURE_CLIENT_ID"
+                 annotation, so the webhook injects no AZURE_CLIENT_ID{binding}"
             );
             let fix = format!(
                 "annotate {subject} with azure.workload.identity/client-id: <client ID of the managed identity>, \
