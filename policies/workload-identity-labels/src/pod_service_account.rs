@@ -3,8 +3,8 @@
 //! | ServiceAccount                       | pod label `"true"` | no pod label |
 //! |--------------------------------------|--------------------|--------------|
 //! | has `client-id`                      | accept             | reject: no token |
-//! | deprecated `use` label, no client-id | warn (no client ID)| reject: pre-v1.0 pattern |
-//! | neither                              | warn, or reject with `rejectLabelWithoutClientId` | accept |
+//! | deprecated `use` label, no client-id | as "neither"       | reject: pre-v1.0 pattern |
+//! | neither                              | reject, or warn with `rejectLabelWithoutClientId: false` | accept |
 //! | not found                            | accept             | accept |
 //! | lookup failed                        | accept + warning   | accept + warning |
 //!
@@ -16,35 +16,79 @@
 //! does not exist.
 
 use crate::Settings;
+use crate::identity_binding;
 use crate::pod_template::{Label, Workload};
 use crate::service_account::WorkloadIdentity;
 use aksid_policy_common::{ClusterContext, Lookup, Verdict, Violation};
+use serde_json::Value;
+use std::cell::OnceCell;
 
 /// The environment variable the webhook would inject from the ServiceAccount's `client-id`.
 const CLIENT_ID_ENV: &str = "AZURE_CLIENT_ID";
+
+/// The ServiceAccount the pods run as, looked up at most once per request, and only when a
+/// rule needs it.
+pub(crate) struct PodServiceAccount<'a> {
+    /// The namespace it is looked up in (the request's, `default` when empty).
+    pub(crate) namespace: &'a str,
+    /// Its name (`serviceAccountName`, the deprecated `serviceAccount`, else `default`).
+    pub(crate) name: &'a str,
+    cluster: &'a dyn ClusterContext,
+    lookup: OnceCell<Lookup>,
+}
+
+impl<'a> PodServiceAccount<'a> {
+    /// The ServiceAccount of `workload`'s pods, not yet looked up.
+    pub(crate) fn new(workload: &Workload<'a>, cluster: &'a dyn ClusterContext) -> Self {
+        PodServiceAccount {
+            namespace: if workload.namespace.is_empty() {
+                "default"
+            } else {
+                workload.namespace
+            },
+            name: workload.template.service_account_name(),
+            cluster,
+            lookup: OnceCell::new(),
+        }
+    }
+
+    /// `ServiceAccount <namespace>/<name>`, for messages.
+    pub(crate) fn subject(&self) -> String {
+        format!("ServiceAccount {}/{}", self.namespace, self.name)
+    }
+
+    /// The answer of the cluster context.
+    pub(crate) fn lookup(&self) -> &Lookup {
+        self.lookup.get_or_init(|| {
+            self.cluster
+                .get_resource("v1", "ServiceAccount", Some(self.namespace), self.name)
+        })
+    }
+
+    /// The ServiceAccount object, when it was found.
+    pub(crate) fn found(&self) -> Option<&Value> {
+        match self.lookup() {
+            Lookup::Found(object) => Some(object),
+            Lookup::NotFound | Lookup::Unavailable(_) => None,
+        }
+    }
+}
 
 /// Compares the pod label with the ServiceAccount the pods run as.
 pub(crate) fn validate_service_account_link(
     workload: &Workload<'_>,
     label: Label,
+    pod_service_account: &PodServiceAccount<'_>,
     settings: &Settings,
-    cluster: &dyn ClusterContext,
     verdict: &mut Verdict,
 ) {
     if !matches!(label, Label::Present | Label::Missing) {
         return;
     }
     let template = &workload.template;
-    let name = template.service_account_name();
-    let namespace = if workload.namespace.is_empty() {
-        "default"
-    } else {
-        workload.namespace
-    };
-    let subject = format!("ServiceAccount {namespace}/{name}");
-    let service_account = match cluster.get_resource("v1", "ServiceAccount", Some(namespace), name)
-    {
-        Lookup::Found(service_account) => WorkloadIdentity::of(&service_account),
+    let subject = pod_service_account.subject();
+    let service_account = match pod_service_account.lookup() {
+        Lookup::Found(service_account) => WorkloadIdentity::of(service_account),
         Lookup::NotFound => return,
         Lookup::Unavailable(reason) => {
             verdict.warn(format!(
@@ -81,9 +125,14 @@ pub(crate) fn validate_service_account_link(
             )),
         ),
         Label::Present if !service_account.has_client_id && !sets_client_id_env(workload) => {
+            let binding = if identity_binding::is_used(template) {
+                " (the identity binding needs it too: the proxy hands out tokens for that client ID)"
+            } else {
+                ""
+            };
             let problem = format!(
                 "the pods are labelled for Workload ID, but {subject} has no azure.workload.identity/client-id \
-                 annotation, so the webhook injects no AZURE_CLIENT_ID"
+                 annotation, so the webhook injects no AZURE_CLIENT_ID{binding}"
             );
             let fix = format!(
                 "annotate {subject} with azure.workload.identity/client-id: <client ID of the managed identity>, \
@@ -142,7 +191,8 @@ mod tests {
             template: pod_template("Deployment", &object).unwrap(),
         };
         let mut verdict = Verdict::default();
-        validate_service_account_link(&workload, label, settings, cluster, &mut verdict);
+        let service_account = PodServiceAccount::new(&workload, cluster);
+        validate_service_account_link(&workload, label, &service_account, settings, &mut verdict);
         verdict
     }
 

@@ -12,6 +12,15 @@ use aksid_policy_common::workload::PodTemplate;
 use aksid_policy_common::{Verdict, Violation, json};
 use serde_json::Value;
 
+/// Pods in kube-system get Workload ID only from the AKS-managed add-on: the AKS admissions
+/// enforcer keeps every other admission webhook out of kube-system (AKS FAQ; azure-workload-identity
+/// known issues), while the add-on's webhook mutates kube-system pods (the KEDA add-on's
+/// keda-operator gets its identity there, AKS docs `keda-workload-identity.md`).
+const KUBE_SYSTEM_WARNING: &str = "the pods are labelled for Workload ID in kube-system: the AKS-managed Workload ID \
+     add-on (az aks update --enable-workload-identity) mutates pods there, but a webhook installed by Helm or azwi \
+     does not, because the AKS admissions enforcer keeps other admission webhooks out of kube-system; use the \
+     add-on, or run the workload in another namespace";
+
 /// What the pod template's `azure.workload.identity/use` label says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Label {
@@ -51,12 +60,8 @@ pub(crate) fn validate_pod_template(
         label = Label::Elsewhere;
     }
     validate_annotations(workload, label, settings, verdict);
-    validate_workload_annotations(workload, verdict);
     if label == Label::Present && workload.namespace == "kube-system" {
-        verdict.warn(
-            "the pods are labelled for Workload ID in kube-system, which the AKS admissions enforcer excludes \
-             from admission webhooks, so the webhook never mutates them; run the workload in another namespace",
-        );
+        verdict.warn(KUBE_SYSTEM_WARNING);
     }
     label
 }
@@ -229,12 +234,8 @@ fn validate_annotations(
                 Violation::new(location, Misplacement::MustBeLabel.problem())
                     .fix(format!("move azure.workload.identity/use: \"true\" to {}", template.field("metadata.labels"))),
             ),
-            KeyKind::Misplaced(misplacement) => verdict.reject(
-                Violation::new(location, misplacement.problem()).fix(format!(
-                    "move {key} to the annotations of ServiceAccount {}",
-                    template.service_account_name()
-                )),
-            ),
+            // client-id and tenant-id: compared with the ServiceAccount's (`copies`).
+            KeyKind::Misplaced(_) => {}
             KeyKind::Misspelled(right) => verdict.reject(
                 Violation::new(location, "is not a key the Workload ID webhook reads, so it is ignored")
                     .fix(format!("did you mean {right}? Rename the annotation")),
@@ -310,44 +311,6 @@ fn check_value(location: &str, key: &str, value: &str, settings: &Settings, verd
     }
 }
 
-/// Workload ID keys on the workload's own annotations (not the template's): ignored.
-fn validate_workload_annotations(workload: &Workload<'_>, verdict: &mut Verdict) {
-    let mut places: Vec<(&str, &[&str])> = Vec::new();
-    if workload.kind != "Pod" {
-        places.push(("metadata.annotations", &["metadata", "annotations"]));
-    }
-    if workload.kind == "CronJob" {
-        places.push((
-            "spec.jobTemplate.metadata.annotations",
-            &["spec", "jobTemplate", "metadata", "annotations"],
-        ));
-    }
-    for (place, path) in places {
-        for (key, _) in json::entries(json::get(workload.object, path)) {
-            if keys::classify(key, Place::PodAnnotation) == KeyKind::Other {
-                continue;
-            }
-            verdict.reject(
-                Violation::new(
-                    format!("{place}[{key:?}]"),
-                    format!(
-                        "is on the {}'s own metadata, where the Workload ID webhook never looks; it only reads pods",
-                        workload.kind
-                    ),
-                )
-                .fix(format!(
-                    "move it to {} (client-id and tenant-id belong on the ServiceAccount)",
-                    if key == keys::USE {
-                        workload.template.field("metadata.labels")
-                    } else {
-                        workload.template.field("metadata.annotations")
-                    }
-                )),
-            );
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,7 +342,8 @@ mod tests {
     #[case::misspelled_label(json!({"azure.workload.identity/Use": "true"}), json!({}), Label::Missing, "did you mean azure.workload.identity/use?")]
     #[case::use_as_annotation(json!({}), json!({keys::USE: "true"}), Label::Missing, "is read by the webhook as a pod label, not as an annotation")]
     #[case::annotations_without_label(json!({}), json!({keys::INJECT_PROXY_SIDECAR: "true"}), Label::Missing, "metadata.annotations: azure.workload.identity/inject-proxy-sidecar does nothing without the pod label")]
-    #[case::client_id_on_pod(json!({keys::USE: "true"}), json!({keys::CLIENT_ID: "x"}), Label::Present, "is read by the webhook from the pod's ServiceAccount only")]
+    // Compared with the ServiceAccount's in `copies`, not here.
+    #[case::client_id_on_pod(json!({keys::USE: "true"}), json!({keys::CLIENT_ID: "x"}), Label::Present, "")]
     #[case::bad_expiration(json!({keys::USE: "true"}), json!({keys::TOKEN_EXPIRATION: "60"}), Label::Present, "\"60\" is outside 3600..86400 seconds")]
     #[case::bad_port(json!({keys::USE: "true"}), json!({keys::PROXY_SIDECAR_PORT: "http"}), Label::Present, "\"http\" is not a number")]
     #[case::proxy_false(json!({keys::USE: "true"}), json!({keys::INJECT_PROXY_SIDECAR: "false"}), Label::Present, "injects the proxy (and its privileged init container) whenever")]
@@ -411,7 +375,6 @@ mod tests {
     #[case::rc_selector("ReplicationController", json!({"spec": {"selector": {keys::USE: "true"}, "template": {}}}), "spec.selector[\"azure.workload.identity/use\"]")]
     #[case::cronjob_metadata("CronJob", json!({"metadata": {"labels": {keys::USE: "true"}}, "spec": {"jobTemplate": {"spec": {"template": {}}}}}), "fix: add azure.workload.identity/use: \"true\" to spec.jobTemplate.spec.template.metadata.labels")]
     #[case::job_template_metadata("CronJob", json!({"spec": {"jobTemplate": {"metadata": {"labels": {keys::USE: "true"}}, "spec": {"template": {}}}}}), "spec.jobTemplate.metadata.labels[")]
-    #[case::annotation_on_deployment("Deployment", json!({"metadata": {"annotations": {keys::INJECT_PROXY_SIDECAR: "true"}}, "spec": {"template": {"metadata": {"labels": {keys::USE: "true"}}}}}), "is on the Deployment's own metadata")]
     fn label_in_the_wrong_place(#[case] kind: &str, #[case] object: Value, #[case] message: &str) {
         let (_, verdict) = judge(kind, &object);
         assert!(
@@ -419,6 +382,32 @@ mod tests {
             "{:?}",
             verdict.message()
         );
+    }
+
+    /// The AKS-managed add-on mutates kube-system pods; a self-installed webhook does not.
+    #[rstest]
+    #[case::kube_system("kube-system", Some("true"), true)]
+    #[case::kube_system_opted_out("kube-system", Some("false"), false)]
+    #[case::kube_system_unlabelled("kube-system", None, false)]
+    #[case::other_namespace("team", Some("true"), false)]
+    fn kube_system_warning(
+        #[case] namespace: &str,
+        #[case] label: Option<&str>,
+        #[case] warned: bool,
+    ) {
+        let labels = label.map_or(json!({}), |value| json!({keys::USE: value}));
+        let object = pod(labels, json!({}));
+        let workload = Workload {
+            kind: "Pod",
+            namespace,
+            object: &object,
+            template: pod_template("Pod", &object).unwrap(),
+        };
+        let mut verdict = Verdict::default();
+        validate_pod_template(&workload, &Settings::default(), &mut verdict);
+        assert!(verdict.is_allowed());
+        let expected: &[&str] = if warned { &[KUBE_SYSTEM_WARNING] } else { &[] };
+        assert_eq!(verdict.warnings(), expected);
     }
 
     #[test]

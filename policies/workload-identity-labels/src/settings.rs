@@ -11,6 +11,8 @@ use serde::Deserialize;
 /// warnOnVMManagedIdentity: true
 /// rejectPlaceholders: false
 /// rejectLabelWithoutClientId: true
+/// checkIdentityBindingRoles: true
+/// warnOnCopiedAnnotations: true
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -28,6 +30,13 @@ pub struct Settings {
     /// `client-id` annotation (the default); `false` only warns, for repositories whose deploy
     /// tooling annotates the ServiceAccount after the manifest is written.
     pub(crate) reject_label_without_client_id: bool,
+    /// Compare the client ID of a pod using an AKS identity binding with the ClusterRoles
+    /// bound to its ServiceAccount (`use-managed-identity` on `cid.wi.aks.azure.com`).
+    pub(crate) check_identity_binding_roles: bool,
+    /// Warn when a workload or its pod template repeats a Workload ID annotation with the
+    /// value the webhook reads elsewhere (kustomize `commonAnnotations`); `false` accepts such
+    /// copies silently. Copies with another value are rejected either way.
+    pub(crate) warn_on_copied_annotations: bool,
 }
 
 impl Default for Settings {
@@ -37,6 +46,8 @@ impl Default for Settings {
             warn_on_vm_managed_identity: true,
             reject_placeholders: false,
             reject_label_without_client_id: true,
+            check_identity_binding_roles: true,
+            warn_on_copied_annotations: true,
         }
     }
 }
@@ -94,6 +105,8 @@ mod tests {
         assert!(s.warn_on_vm_managed_identity);
         assert!(!s.reject_placeholders);
         assert!(s.reject_label_without_client_id);
+        assert!(s.check_identity_binding_roles);
+        assert!(s.warn_on_copied_annotations);
         assert!(check("null").is_ok());
         assert!(check("").is_ok());
     }
@@ -102,14 +115,17 @@ mod tests {
     fn every_key_is_read() {
         let s = check(
             r#"{"exemptNamespaces": ["kube-system"], "warnOnVMManagedIdentity": false,
-                "rejectPlaceholders": true, "rejectLabelWithoutClientId": true}"#,
+                "rejectPlaceholders": true, "rejectLabelWithoutClientId": false,
+                "checkIdentityBindingRoles": false, "warnOnCopiedAnnotations": false}"#,
         )
         .unwrap();
         assert!(s.exempts("kube-system") && !s.exempts("default") && !s.exempts(""));
         assert!(
             !s.warn_on_vm_managed_identity
                 && s.reject_placeholders
-                && s.reject_label_without_client_id
+                && !s.reject_label_without_client_id
+                && !s.check_identity_binding_roles
+                && !s.warn_on_copied_annotations
         );
     }
 
@@ -120,6 +136,10 @@ mod tests {
         "unknown field `warnOnVmManagedIdentity`"
     )]
     #[case::wrong_type(r#"{"rejectPlaceholders": "yes"}"#, "invalid type")]
+    #[case::wrong_case_identity_binding(
+        r#"{"checkIdentityBindingRBAC": false}"#,
+        "unknown field `checkIdentityBindingRBAC`"
+    )]
     #[case::empty_namespace(r#"{"exemptNamespaces": [""]}"#, "exemptNamespaces[0] is empty")]
     #[case::bad_namespace(
         r#"{"exemptNamespaces": ["Kube_System"]}"#,

@@ -1,11 +1,13 @@
 //! Whole-policy tests: the `test_data/` admission requests through the real `validate` entry
-//! point, the real-world corpus, and arbitrary input.
+//! point (and, for identity bindings, through [`crate::validate_request`] with a faked list
+//! capability), the real-world corpus, and arbitrary input.
 
-use crate::WorkloadIdentityLabels;
+use crate::lister::{Listing, ResourceLister};
+use crate::{Settings, WorkloadIdentityLabels};
 use aksid_policy_common::testing::{
-    ObjectSet, arbitrary_object, assert_answers, corpus_mismatches,
+    ObjectSet, arbitrary_object, assert_answers, corpus_mismatches, yaml_objects,
 };
-use aksid_policy_common::{ClusterContext, NoCluster};
+use aksid_policy_common::{AdmissionRequest, ClusterContext, Lookup, NoCluster, json as fields};
 use proptest::prelude::*;
 use rstest::rstest;
 use serde_json::{Value, json};
@@ -51,6 +53,71 @@ fn cluster_of(fixtures: &[&str]) -> ObjectSet {
             .map(|name| fixture(name)["object"].clone())
             .collect(),
     )
+}
+
+/// Objects answering both lookups and lists, as the aksid host does offline (objects without
+/// a namespace are in `default`).
+struct Objects(ObjectSet);
+
+impl ClusterContext for Objects {
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Lookup {
+        self.0.get_resource(api_version, kind, namespace, name)
+    }
+}
+
+impl ResourceLister for Objects {
+    fn list_resources(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Listing {
+        let selected = self.0.0.iter().filter(|o| {
+            fields::str_at(o, &["apiVersion"]) == Some(api_version)
+                && fields::str_at(o, &["kind"]) == Some(kind)
+                && namespace.is_none_or(|ns| {
+                    fields::str_at(o, &["metadata", "namespace"]).unwrap_or("default") == ns
+                })
+        });
+        Listing::Found(selected.cloned().collect())
+    }
+}
+
+/// A host whose list capability fails.
+struct ListingFails(ObjectSet);
+
+impl ClusterContext for ListingFails {
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Lookup {
+        self.0.get_resource(api_version, kind, namespace, name)
+    }
+}
+
+impl ResourceLister for ListingFails {
+    fn list_resources(&self, _: &str, kind: &str, _: Option<&str>) -> Listing {
+        Listing::Unavailable(format!(
+            "Policy has not been granted access to Kubernetes {kind} resources"
+        ))
+    }
+}
+
+/// Runs a fixture as the entry point does, with `cluster` answering lookups and lists.
+fn run_listing_fixture<C: ClusterContext + ResourceLister>(
+    name: &str,
+    settings: Value,
+    cluster: &C,
+) -> Value {
+    let request = AdmissionRequest::from_value(fixture(name)).unwrap();
+    let settings: Settings =
+        aksid_policy_common::settings::parse_settings(settings.to_string().as_bytes()).unwrap();
+    let verdict = crate::validate_request(&request, &settings, cluster, cluster);
+    serde_json::to_value(verdict.to_response()).unwrap()
 }
 
 const API_SA: &[&str] = &["service_account_with_client_id"];
@@ -121,6 +188,26 @@ const LEGACY_SA: &[&str] = &["service_account_with_deprecated_use_label"];
 #[case::csi_node_publish_secret_ref("pod_with_csi_node_publish_secret_ref", json!({}), PLAIN_SA, false,
     "spec.volumes[kv].csi.nodePublishSecretRef: the Secrets Store volume reads a service principal's client secret", "")]
 #[case::csi_workload_identity_needs_no_label("pod_with_csi_workload_identity_volume_without_label", json!({}), PLAIN_SA, true, "", "")]
+// Workload ID annotations copied by tools onto the workload and its pod template.
+#[case::client_id_copied_from_service_account("deployment_with_client_id_copied_from_service_account", json!({}), API_SA, true, "",
+    "spec.template.metadata.annotations[\"azure.workload.identity/client-id\"] repeats the azure.workload.identity/client-id of \
+     ServiceAccount team/api, where the Workload ID webhook reads it; the copy does nothing")]
+#[case::client_id_copied_quietly("deployment_with_client_id_copied_from_service_account", json!({"warnOnCopiedAnnotations": false}), API_SA, true, "", "")]
+#[case::client_id_differing_from_service_account("deployment_with_client_id_differing_from_service_account", json!({}), API_SA, false,
+    "spec.template.metadata.annotations[\"azure.workload.identity/client-id\"]: is \"0b5e2c1d-9a8f-4e7d-b6c5-a4b3c2d1e0f9\", but the \
+     Workload ID webhook reads azure.workload.identity/client-id from ServiceAccount team/api only, so the pods get \
+     \"6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f\", not this value; fix: set azure.workload.identity/client-id on ServiceAccount \
+     team/api to the value the pods should use, and remove it from the Deployment's metadata and pod template", "")]
+#[case::client_id_copy_without_service_account("deployment_with_client_id_copied_from_service_account", json!({}), &[], true, "",
+    "metadata.annotations[\"azure.workload.identity/client-id\"]: the Workload ID webhook reads azure.workload.identity/client-id \
+     from ServiceAccount team/api only, which is not among the checked objects")]
+#[case::proxy_annotation_copied_onto_metadata("deployment_with_proxy_annotation_copied_onto_its_metadata", json!({}), API_SA, true, "",
+    "metadata.annotations[\"azure.workload.identity/inject-proxy-sidecar\"] repeats the azure.workload.identity/inject-proxy-sidecar \
+     of spec.template.metadata.annotations")]
+// kube-system: the AKS-managed add-on mutates pods there, a self-installed webhook does not.
+#[case::label_in_kube_system("deployment_with_label_in_kube_system", json!({}), &["service_account_with_client_id_in_kube_system"], true, "",
+    "the pods are labelled for Workload ID in kube-system: the AKS-managed Workload ID add-on (az aks update \
+     --enable-workload-identity) mutates pods there, but a webhook installed by Helm or azwi does not")]
 // Operations and exemptions.
 #[case::delete_is_accepted("deployment_with_label_only_on_metadata_delete", json!({}), &[], true, "", "")]
 #[case::update_is_judged("pod_with_label_value_capital_true_update", json!({}), &[], false, "is \"True\"", "")]
@@ -134,6 +221,13 @@ fn fixtures(
     #[case] warning: &str,
 ) {
     let response = run_fixture(name, settings, &cluster_of(cluster));
+    let quiet = !name.starts_with("secretproviderclass");
+    assert_response(&response, accepted, message, warning, quiet);
+}
+
+/// Asserts the decision, that the message contains `message` and the warnings `warning`; with
+/// `quiet`, an accepted response expecting no warning must have none.
+fn assert_response(response: &Value, accepted: bool, message: &str, warning: &str, quiet: bool) {
     assert_eq!(response["accepted"], accepted, "```\n{response:#}\n```");
     let got = response["message"].as_str().unwrap_or("");
     assert!(
@@ -151,12 +245,96 @@ fn fixtures(
         warnings.contains(warning),
         "expected warning\n```\n{warning}\n```\ngot\n```\n{warnings}\n```"
     );
-    if warning.is_empty() && accepted && !name.starts_with("secretproviderclass") {
+    if warning.is_empty() && accepted && quiet {
         assert!(
             response["warnings"].is_null(),
             "unexpected warnings\n```\n{warnings}\n```"
         );
     }
+}
+
+const IB_POD: &str = "pod_with_identity_binding_using_client_id_service_account";
+const IB_DEPLOYMENT: &str = "deployment_with_identity_binding_using_client_id_service_account";
+const BOUND: &str = "cluster_role_binding_of_identity_role_to_service_account";
+const RIGHT_ROLE: &str = "cluster_role_allowing_the_service_account_client_id";
+const WRONG_ROLE: &str = "cluster_role_allowing_another_client_id";
+const GROUP_BOUND: &str = "cluster_role_binding_of_identity_role_to_namespace_group";
+const GROUP_ROLE: &str = "cluster_role_for_the_namespace_allowing_another_client_id";
+
+#[rstest]
+#[case::role_names_the_client_id(IB_POD, json!({}), &[BOUND, RIGHT_ROLE], true, "", "")]
+#[case::role_names_another_client_id(IB_DEPLOYMENT, json!({}), &[BOUND, WRONG_ROLE], false,
+    "spec.template.metadata.annotations[\"azure.workload.identity/use-identity-binding\"]: the pods use an AKS identity binding as \
+     ServiceAccount team/api, whose client-id is 6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f, but the ClusterRoles bound to it allow \
+     use-managed-identity on cid.wi.aks.azure.com for other managed identities only (ClusterRole use-managed-identity-api \
+     (bound by ClusterRoleBinding use-managed-identity-api) allows 0b5e2c1d-9a8f-4e7d-b6c5-a4b3c2d1e0f9); the identity \
+     binding proxy refuses the token request, so the pods get no token; fix: add 6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f to the \
+     resources of the cid.wi.aks.azure.com rule of ClusterRole use-managed-identity-api", "")]
+#[case::role_binding_in_the_namespace(IB_POD, json!({}), &["role_binding_of_identity_role_to_service_account", WRONG_ROLE], false,
+    "(bound by RoleBinding team/use-managed-identity-api) allows 0b5e2c1d-9a8f-4e7d-b6c5-a4b3c2d1e0f9", "")]
+#[case::namespace_group_subject(IB_POD, json!({}), &[GROUP_BOUND, GROUP_ROLE], false,
+    "(ClusterRole use-managed-identity-team (bound by ClusterRoleBinding use-managed-identity-team) allows \
+     1c7d3e5f-2a4b-4c6d-8e0f-a1b2c3d4e5f6)", "")]
+#[case::one_of_two_roles_names_it(IB_POD, json!({}), &[BOUND, RIGHT_ROLE, GROUP_BOUND, GROUP_ROLE], true, "", "")]
+#[case::neither_of_two_roles_names_it(IB_POD, json!({}), &[BOUND, WRONG_ROLE, GROUP_BOUND, GROUP_ROLE], false,
+    "(ClusterRole use-managed-identity-api (bound by ClusterRoleBinding use-managed-identity-api) allows \
+     0b5e2c1d-9a8f-4e7d-b6c5-a4b3c2d1e0f9; ClusterRole use-managed-identity-team (bound by ClusterRoleBinding \
+     use-managed-identity-team) allows 1c7d3e5f-2a4b-4c6d-8e0f-a1b2c3d4e5f6)", "")]
+#[case::role_allows_every_client_id(IB_POD, json!({}), &[BOUND, "cluster_role_allowing_every_client_id"], true, "",
+    "ClusterRole use-managed-identity-api lets ServiceAccount team/api use every managed identity that has an identity binding")]
+#[case::role_names_a_placeholder(IB_POD, json!({}), &[BOUND, "cluster_role_allowing_placeholder_client_id"], true, "", "")]
+#[case::binding_of_another_service_account(IB_POD, json!({}), &["cluster_role_binding_of_identity_role_to_another_service_account", WRONG_ROLE], true, "", "")]
+#[case::bound_role_not_in_the_set(IB_POD, json!({}), &[BOUND], true, "", "")]
+#[case::no_rbac_in_the_set(IB_POD, json!({}), &[], true, "", "")]
+#[case::check_switched_off(IB_DEPLOYMENT, json!({"checkIdentityBindingRoles": false}), &[BOUND, WRONG_ROLE], true, "", "")]
+#[case::plain_workload_identity_ignores_the_roles("pod_with_label_using_client_id_service_account", json!({}), &[BOUND, WRONG_ROLE], true, "", "")]
+#[case::identity_binding_without_label("pod_with_identity_binding_without_label", json!({}), &[], false,
+    "metadata.annotations: azure.workload.identity/use-identity-binding does nothing without the pod label", "")]
+#[case::identity_binding_without_client_id("pod_with_identity_binding_using_service_account_without_client_id", json!({}), PLAIN_SA, false,
+    "has no azure.workload.identity/client-id annotation, so the webhook injects no AZURE_CLIENT_ID (the identity binding needs it too", "")]
+fn identity_bindings(
+    #[case] name: &str,
+    #[case] settings: Value,
+    #[case] objects: &[&str],
+    #[case] accepted: bool,
+    #[case] message: &str,
+    #[case] warning: &str,
+) {
+    let objects = [API_SA, objects].concat();
+    let response = run_listing_fixture(name, settings, &Objects(cluster_of(&objects)));
+    assert_response(&response, accepted, message, warning, true);
+}
+
+#[test]
+fn identity_binding_roles_unreadable_warns() {
+    let cluster = ListingFails(cluster_of(&[API_SA, &[BOUND, WRONG_ROLE]].concat()));
+    let response = run_listing_fixture(IB_POD, json!({}), &cluster);
+    assert_response(
+        &response,
+        true,
+        "",
+        "could not read the RBAC objects of ServiceAccount team/api (listing ClusterRoleBindings: Policy has not been granted \
+         access to Kubernetes ClusterRoleBinding resources); whether its ClusterRoles allow the identity binding of client ID \
+         6f1c2a7e-3b4d-4c5e-8f90-1a2b3c4d5e6f was not checked",
+        true,
+    );
+}
+
+/// Natively the policy has no waPC host to list through; `validate` still answers, with a warning.
+#[test]
+fn identity_binding_without_a_host_warns() {
+    let response = run_fixture(
+        IB_POD,
+        json!({}),
+        &cluster_of(&[API_SA, &[BOUND, WRONG_ROLE]].concat()),
+    );
+    assert_response(
+        &response,
+        true,
+        "",
+        "listing needs the Kubewarden host",
+        true,
+    );
 }
 
 #[test]
@@ -204,11 +382,11 @@ fn unknown_settings_are_an_invalid_request() {
     );
 }
 
-/// The README's examples: every YAML block followed by a `text` block must be rejected with
-/// exactly that message, and every other YAML block must be accepted.
+/// The README's examples: every YAML block followed by a `text` block must give exactly those
+/// lines (`warning: ` lines are the warnings, the others the rejection message), and every other
+/// YAML block must be accepted without warnings. The objects of a block form the cluster.
 #[test]
 fn readme_examples() {
-    use serde::Deserialize;
     let readme = include_str!("../README.md");
     let mut blocks = Vec::new();
     let mut lines = readme.lines();
@@ -226,33 +404,34 @@ fn readme_examples() {
         .enumerate()
         .filter(|(_, (lang, body))| *lang == "yaml" && body.contains("kind:"))
         .map(|(i, (_, yaml))| {
-            (
-                yaml,
-                blocks
-                    .get(i + 1)
-                    .filter(|(lang, _)| *lang == "text")
-                    .map(|(_, t)| t.as_str()),
-            )
+            let expected = blocks
+                .get(i + 1)
+                .filter(|(lang, _)| *lang == "text")
+                .map_or("", |(_, t)| t.as_str());
+            (yaml, expected)
         })
         .collect();
-    assert_eq!(examples.len(), 3);
+    assert_eq!(examples.len(), 5);
     for (yaml, expected) in examples {
-        let objects: Vec<Value> = serde_yaml::Deserializer::from_str(yaml)
-            .map(|d| Value::deserialize(d).unwrap())
-            .collect();
-        let cluster = ObjectSet(objects.clone());
-        let messages: Vec<String> = objects
-            .iter()
-            .map(|o| {
-                aksid_policy_common::testing::run::<WorkloadIdentityLabels>(o, json!({}), &cluster)
-            })
-            .filter_map(|r| r["message"].as_str().map(str::to_owned))
-            .collect();
+        let (expected_warnings, expected_message): (Vec<&str>, Vec<&str>) =
+            expected.lines().partition(|l| l.starts_with("warning: "));
+        let objects = yaml_objects(yaml);
+        let cluster = Objects(ObjectSet(objects.clone()));
+        let (mut messages, mut warnings) = (Vec::new(), Vec::new());
+        for object in &objects {
+            let request = aksid_policy_common::testing::admission_request(object, "CREATE");
+            let request = AdmissionRequest::from_value(request).unwrap();
+            let verdict =
+                crate::validate_request(&request, &Settings::default(), &cluster, &cluster);
+            messages.extend(verdict.message());
+            warnings.extend(verdict.warnings().iter().map(|w| format!("warning: {w}")));
+        }
         assert_eq!(
             messages.join("\n"),
-            expected.unwrap_or(""),
+            expected_message.join("\n"),
             "```yaml\n{yaml}\n```"
         );
+        assert_eq!(warnings, expected_warnings, "```yaml\n{yaml}\n```");
     }
 }
 
