@@ -97,7 +97,9 @@ mod tests {
         let engine = Engine::default();
         let dir = tempfile::tempdir().unwrap();
         let key = key(&engine, &[7; 32]);
-        let artifact = engine.precompile_module(b"(module)").unwrap();
+        let artifact = engine
+            .precompile_module(&wat::parse_str("(module)").unwrap())
+            .unwrap();
         store(dir.path(), &key, &artifact).unwrap();
         assert!(load(&engine, dir.path(), &key).is_some());
 

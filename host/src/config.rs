@@ -159,7 +159,7 @@ impl HostConfig {
     /// Directory of the compiled-module cache, or `None` for no disk cache.
     ///
     /// Default: `None` (a `HostConfig` never touches the disk unless asked; the CLI passes
-    /// [`default_cache_dir`]). Files are named `<key>.cwasm`, where the key hashes the module's
+    /// its own per-user cache directory). Files are named `<key>.cwasm`, where the key hashes the module's
     /// sha256, the engine configuration and the wasmtime version, and are written atomically
     /// (temporary file, then rename). A file that is truncated, foreign or stale is recompiled
     /// and overwritten. Within one `Host` modules are also cached in memory by sha256.
@@ -197,19 +197,6 @@ impl HostConfig {
         }
         Ok(())
     }
-}
-
-/// The default compiled-module cache directory: `$XDG_CACHE_HOME/aksid`, else
-/// `$HOME/.cache/aksid`; `None` when neither variable is set to an absolute path.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    let from = |var: &str, suffix: &[&str]| {
-        let base = PathBuf::from(std::env::var_os(var)?);
-        if !base.is_absolute() {
-            return None;
-        }
-        Some(suffix.iter().fold(base, |path, part| path.join(part)))
-    };
-    from("XDG_CACHE_HOME", &["aksid"]).or_else(|| from("HOME", &[".cache", "aksid"]))
 }
 
 #[cfg(test)]

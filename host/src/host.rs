@@ -4,11 +4,12 @@
 
 use crate::config::HostConfig;
 use crate::error::Error;
-use crate::policy::Policy;
+use crate::policy::{ModuleSource, Policy};
+use crate::runtime::{Runtime, lock};
 use crate::state::{Shared, State};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::{Config, Engine, ExternType, Linker, Module, Store};
 
@@ -21,24 +22,11 @@ pub struct Host {
     inner: Arc<HostInner>,
 }
 
-pub(crate) struct HostInner {
-    pub engine: Engine,
-    pub linker: Linker<State>,
-    pub config: HostConfig,
-    pub deadline_ticks: u64,
+struct HostInner {
+    runtime: Arc<Runtime>,
+    linker: Linker<State>,
     provided: HashSet<(String, String)>,
     modules: Mutex<HashMap<[u8; 32], Module>>,
-}
-
-/// Where a policy's compiled code came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModuleSource {
-    /// Compiled from the wasm bytes by Cranelift.
-    Compiled,
-    /// Deserialised from the on-disk cache.
-    DiskCache,
-    /// Already loaded by the same [`Host`].
-    MemoryCache,
 }
 
 impl Host {
@@ -64,32 +52,21 @@ impl Host {
         start_ticker(&engine, config.epoch_tick)?;
         Ok(Host {
             inner: Arc::new(HostInner {
-                deadline_ticks: config.deadline_ticks(),
-                engine,
+                runtime: Arc::new(Runtime {
+                    deadline_ticks: config.deadline_ticks(),
+                    engine,
+                    config,
+                }),
                 linker,
-                config,
                 provided,
                 modules: Mutex::new(HashMap::new()),
             }),
         })
     }
 
-    /// The process-wide host used by [`Policy::load`]: default limits, compiled modules cached
-    /// in [`default_cache_dir`](crate::default_cache_dir).
-    pub fn shared() -> Result<&'static Host, Error> {
-        static SHARED: OnceLock<Result<Host, String>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| {
-                Host::new(HostConfig::default().cache_dir(crate::default_cache_dir()))
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| Error::Config(e.clone()))
-    }
-
     /// The configuration the host was built with.
     pub fn config(&self) -> &HostConfig {
-        &self.inner.config
+        &self.inner.runtime.config
     }
 
     /// Loads a policy: reads and checks its metadata, compiles it (or takes it from a cache),
@@ -172,7 +149,7 @@ impl Host {
                 policy: policy.clone(),
                 reason: format!("{e:#}"),
             })?;
-        let config = &self.inner.config;
+        let config = &self.inner.runtime.config;
         let shared = Arc::new(Shared {
             allowed: metadata.context_aware_resources.clone(),
             memory_limit: config.memory_limit,
@@ -182,7 +159,7 @@ impl Host {
             captured_output_limit: config.captured_output_limit,
         });
         Policy::start(
-            self.inner.clone(),
+            self.inner.runtime.clone(),
             policy,
             hex::encode(sha256),
             metadata,
@@ -198,18 +175,19 @@ impl Host {
         if let Some(module) = lock(&inner.modules).get(sha256) {
             return Ok((module.clone(), ModuleSource::MemoryCache));
         }
-        let dir = inner.config.cache_dir.as_deref();
-        let key = crate::cache::key(&inner.engine, sha256);
-        let cached = dir.and_then(|dir| crate::cache::load(&inner.engine, dir, &key));
+        let dir = inner.runtime.config.cache_dir.as_deref();
+        let key = crate::cache::key(&inner.runtime.engine, sha256);
+        let cached = dir.and_then(|dir| crate::cache::load(&inner.runtime.engine, dir, &key));
         let (module, source) = match cached {
             Some(module) => (module, ModuleSource::DiskCache),
             None => {
                 let artifact = inner
+                    .runtime
                     .engine
                     .precompile_module(wasm)
                     .map_err(|e| format!("{e:#}"))?;
                 // SAFETY: the artifact was just produced by `precompile_module` of this engine.
-                let module = unsafe { Module::deserialize(&inner.engine, &artifact) }
+                let module = unsafe { Module::deserialize(&inner.runtime.engine, &artifact) }
                     .map_err(|e| format!("{e:#}"))?;
                 if let Some(dir) = dir {
                     // The cache only saves time: an unwritable directory is not an error.
@@ -263,14 +241,6 @@ impl Host {
         }
         Ok(())
     }
-}
-
-/// A poisoned lock only means another thread panicked while holding it; the maps and pools it
-/// guards stay consistent (every update is a single insert or pop), so carry on.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Advances the engine's epoch every `tick` until the engine is dropped. Holds only a weak

@@ -1,5 +1,9 @@
 //! Evaluates Kubewarden waPC policies offline, on wasmtime, inside hard limits.
 //!
+//! Depends on wasmtime and aksid-metadata (Kubewarden's format) only; must never depend on
+//! anything aksid-specific (policy ids, aksid-manifests, aksid-report, the CLI): it runs any
+//! Kubewarden waPC policy, and its tests use only WAT and test guests.
+//!
 //! The same modules Kubewarden runs in a cluster (built with the Rust, Go or AssemblyScript
 //! SDKs, annotated with their `io.kubewarden.metadata` section) are loaded by a [`Host`] into
 //! [`Policy`] values, then asked to [`validate_settings`](Policy::validate_settings) and to
@@ -55,6 +59,7 @@ mod host;
 mod objects;
 mod patch;
 mod policy;
+mod runtime;
 mod selector;
 mod state;
 mod verdict;
@@ -64,10 +69,10 @@ mod wasi;
 pub use aksid_metadata::Metadata;
 pub use capabilities::HostCallFailure;
 pub use capture::{CapturedOutput, LogLevel, LogRecord, LogSource};
-pub use config::{HostConfig, default_cache_dir};
+pub use config::HostConfig;
 pub use error::Error;
-pub use host::{Host, ModuleSource};
+pub use host::Host;
 pub use objects::{ObjectSet, ObjectSetError};
-pub use policy::{Policy, PreparedRequest};
+pub use policy::{ModuleSource, Policy, PreparedRequest};
 pub use verdict::{AdmissionResponse, AdmissionStatus, SettingsVerdict, Verdict};
 pub use wasmtime::Trap;

@@ -4,8 +4,8 @@
 
 use crate::capabilities::HostCallFailure;
 use crate::error::Error;
-use crate::host::{HostInner, ModuleSource, lock};
 use crate::objects::ObjectSet;
+use crate::runtime::{Runtime, lock};
 use crate::state::{Finished, HostTrap, Shared, State};
 use crate::verdict::{SettingsVerdict, Verdict, parse_settings, parse_validation};
 use aksid_metadata::Metadata;
@@ -24,7 +24,7 @@ pub struct Policy {
 }
 
 struct PolicyInner {
-    host: Arc<HostInner>,
+    host: Arc<Runtime>,
     name: String,
     sha256: String,
     metadata: Metadata,
@@ -32,6 +32,17 @@ struct PolicyInner {
     pre: InstancePre<State>,
     shared: Arc<Shared>,
     pool: Mutex<Vec<Instance>>,
+}
+
+/// Where a policy's compiled code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleSource {
+    /// Compiled from the wasm bytes by Cranelift.
+    Compiled,
+    /// Deserialised from the on-disk cache.
+    DiskCache,
+    /// Already loaded by the same [`Host`].
+    MemoryCache,
 }
 
 /// An admission request serialised once, to be evaluated by several policies (each with its
@@ -91,14 +102,8 @@ impl std::fmt::Debug for Policy {
 }
 
 impl Policy {
-    /// Loads a policy with the process-wide [`Host::shared`](crate::Host::shared) (default
-    /// limits, on-disk compile cache in [`default_cache_dir`](crate::default_cache_dir)).
-    pub fn load(wasm: &[u8]) -> Result<Policy, Error> {
-        crate::Host::shared()?.load(wasm)
-    }
-
     pub(crate) fn start(
-        host: Arc<HostInner>,
+        host: Arc<Runtime>,
         name: String,
         sha256: String,
         metadata: Metadata,

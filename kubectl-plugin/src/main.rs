@@ -4,11 +4,13 @@
 //! `main` only parses flags, runs the command and maps its outcome to the documented exit codes:
 //! 0 everything accepted, 1 something rejected, 2 an input or a policy could not be read.
 
+mod cache_dir;
 mod cli;
 mod commands;
 mod embedded;
 mod inputs;
 mod policy_set;
+mod registry;
 mod settings_file;
 
 use clap::Parser;

@@ -59,8 +59,7 @@ pub fn modules(args: &PolicyArgs) -> Result<Vec<Module>> {
 
 fn load_module(spec: &str, args: &PolicyArgs) -> Result<Module> {
     let (bytes, origin) = if spec.starts_with("registry://") {
-        let pulled =
-            crate::commands::registry_client(args)?.pull(&aksid_oci::Reference::parse(spec)?)?;
+        let pulled = crate::registry::client(args)?.pull(&aksid_oci::Reference::parse(spec)?)?;
         (pulled.bytes, format!("{spec} ({})", pulled.manifest_digest))
     } else {
         let bytes = std::fs::read(spec).with_context(|| format!("reading {spec}"))?;
@@ -100,15 +99,7 @@ pub fn settings(args: &PolicyArgs, modules: &[Module]) -> Result<SettingsFile> {
 
 /// The host configuration shared by every command: the compile cache where the flags say.
 pub fn host_config(args: &PolicyArgs) -> aksid_host::HostConfig {
-    let cache_dir = if args.no_cache {
-        None
-    } else {
-        args.cache_dir
-            .clone()
-            .or_else(aksid_host::default_cache_dir)
-            .map(|d| d.join("modules"))
-    };
-    aksid_host::HostConfig::default().cache_dir(cache_dir)
+    aksid_host::HostConfig::default().cache_dir(crate::cache_dir::modules(args))
 }
 
 /// A compiled policy with its settings, ready to evaluate.

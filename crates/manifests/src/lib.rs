@@ -1,6 +1,9 @@
 //! From manifest bytes to the AdmissionRequests the API server would send: the pure first half
 //! of `kubectl aksid check`.
 //!
+//! Depends on aksid-metadata (rule matching) and its parsers only; must never depend on wasmtime,
+//! the filesystem, a clock, the network, aksid-report or the CLI (the browser host reuses it).
+//!
 //! - [`load`] / [`load_with`] read one input (a name and its bytes: multi-document YAML, JSON,
 //!   `List` kinds, arrays of objects) into [`Manifest`]s, each knowing its file, YAML document
 //!   and line, plus [`InputProblem`]s (malformed YAML/JSON, unrendered Helm templates, binary or

@@ -2,6 +2,9 @@
 //! custom section `kwctl annotate` embeds in the module, admission rule matching, and the
 //! `ClusterAdmissionPolicy` manifest that installs a policy.
 //!
+//! Depends on serde, serde_json, wasmparser/wasm-encoder (and YAML for `metadata.yml`); must never
+//! depend on wasmtime, the filesystem, the network, or anything aksid-specific (no policy ids).
+//!
 //! Pure functions over bytes and strings: no filesystem, no wasm runtime, so the same code serves
 //! the build (annotating modules), the host (reading them back), the CLI (selecting policies per
 //! object exactly as the API server would) and, later, a browser playground.

@@ -33,7 +33,7 @@ pub struct ClientOptions {
     /// `AKSID_REGISTRY_USERNAME` and `AKSID_REGISTRY_PASSWORD`, when both are set, win over the
     /// file for every registry. Credential helpers (`credsStore`, `credHelpers`) are not run.
     pub docker_config: Option<PathBuf>,
-    /// Where pulled policies are cached by manifest digest (see [`default_cache_dir`]).
+    /// Where pulled policies are cached by manifest digest (the caller chooses it).
     /// Created on first use.
     pub cache_dir: PathBuf,
     /// Push modules without Kubewarden metadata, as `kwctl push --force` does. Default: `false`,
@@ -96,19 +96,6 @@ impl ClientOptions {
             Transport::Https
         }
     }
-}
-
-/// `$XDG_CACHE_HOME/aksid/oci`, else `~/.cache/aksid/oci`, else `.aksid-cache/oci` in the
-/// working directory.
-pub fn default_cache_dir() -> PathBuf {
-    let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(xdg) = from_env("XDG_CACHE_HOME") {
-        return PathBuf::from(xdg).join("aksid/oci");
-    }
-    if let Some(home) = from_env("HOME") {
-        return PathBuf::from(home).join(".cache/aksid/oci");
-    }
-    PathBuf::from(".aksid-cache/oci")
 }
 
 /// How a registry is reached.
@@ -306,11 +293,5 @@ mod tests {
             flagged.oci_config(remote.registry()).protocol,
             ClientProtocol::HttpsExcept(vec!["registry.example.com:5000".into()])
         );
-    }
-
-    #[test]
-    fn default_cache_dir_is_per_user() {
-        let dir = default_cache_dir();
-        assert!(dir.ends_with("aksid/oci"), "{}", dir.display());
     }
 }

@@ -2,6 +2,9 @@
 //! distribution registry), in exactly the artifact shape Kubewarden's `kwctl push` produces and
 //! its policy-server pulls:
 //!
+//! Depends on oci-client, rustls and aksid-metadata; must never depend on wasmtime, aksid-host,
+//! aksid-manifests, aksid-report or the CLI: it moves bytes, it does not judge them.
+//!
 //! | part | value |
 //! |---|---|
 //! | manifest | OCI image manifest (`application/vnd.oci.image.manifest.v1+json`) |
@@ -15,9 +18,9 @@
 //! modules by manifest digest, verifying every cached byte on every read.
 //!
 //! ```no_run
-//! use aksid_oci::{Client, ClientOptions, Reference, default_cache_dir};
+//! use aksid_oci::{Client, ClientOptions, Reference};
 //!
-//! let client = Client::new(ClientOptions::new(default_cache_dir()))?;
+//! let client = Client::new(ClientOptions::new("/home/me/.cache/aksid/oci".into()))?;
 //! let module = std::fs::read("artifacts/no-local-accounts.wasm")?;
 //! let target = Reference::parse("registry://127.0.0.1:5000/aksid/no-local-accounts:v0.1.0")?;
 //! let pushed = client.push(&module, &target)?;
@@ -50,7 +53,7 @@ mod push;
 mod reference;
 mod registry_error;
 
-pub use client::{Client, ClientError, ClientOptions, Transport, default_cache_dir};
+pub use client::{Client, ClientError, ClientOptions, Transport};
 pub use credentials::{CredentialsError, ENV_PASSWORD, ENV_USERNAME};
 pub use pull::{MAX_MODULE_SIZE, PullError, PulledPolicy};
 pub use push::{PushError, PushedPolicy};

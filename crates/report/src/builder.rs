@@ -141,6 +141,7 @@ impl ReportBuilder {
             message: verdict.message,
             warnings: verdict.warnings,
             exception: None,
+            enforced: !is_unenforced_namespace(self.namespace_of(manifest).as_deref()),
         });
     }
 
@@ -316,4 +317,10 @@ fn policy_summary(id: &str) -> PolicySummary {
         excepted: 0,
         errors: 0,
     }
+}
+
+/// AKS keeps admission webhooks, Kubewarden's included, away from `kube-system` (its admissions
+/// enforcer adds a namespace selector to every webhook), so nothing there is enforced.
+fn is_unenforced_namespace(namespace: Option<&str>) -> bool {
+    namespace == Some("kube-system")
 }

@@ -1,5 +1,8 @@
 //! From verdicts to reports: the pure last step of `kubectl aksid check`.
 //!
+//! Depends on aksid-manifests (objects, problem kinds) and aksid-metadata; must never depend on
+//! wasmtime, the filesystem, a clock, the network or the CLI (the browser host reuses it).
+//!
 //! - [`ReportBuilder`] collects a run — files, objects (as loaded by `aksid-manifests`), what
 //!   each policy said ([`Verdict`]), load problems and failed evaluations — applies
 //!   [`Exceptions`] from `.aksid.yaml`, and builds a sorted, summarised [`Report`].

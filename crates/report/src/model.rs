@@ -60,6 +60,10 @@ pub struct Finding {
     pub warnings: Vec<String>,
     /// The exception that turned this rejection into a pass, if one did.
     pub exception: Option<AppliedException>,
+    /// Whether the cluster enforces this verdict: `false` in `kube-system`, which AKS keeps
+    /// away from admission webhooks (Kubewarden's included), so a rejection there is only found
+    /// here, never refused by the cluster.
+    pub enforced: bool,
 }
 
 impl Finding {

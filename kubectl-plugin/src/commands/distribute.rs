@@ -2,7 +2,6 @@
 
 use crate::Outcome;
 use crate::cli::{ManifestsArgs, Mode, PullArgs, PushArgs};
-use crate::commands::{registry_client, registry_client_with};
 use crate::policy_set;
 use aksid_metadata::{PolicyMode, cluster_admission_policy};
 use anyhow::{Context, Result, bail};
@@ -18,7 +17,7 @@ pub fn manifests(args: ManifestsArgs) -> Result<Outcome> {
         Mode::Monitor => PolicyMode::Monitor,
     };
     let client = if args.digest {
-        Some(registry_client(&args.policy)?)
+        Some(crate::registry::client(&args.policy)?)
     } else {
         None
     };
@@ -74,7 +73,8 @@ pub fn push(args: PushArgs) -> Result<Outcome> {
         })?,
     };
     let reference = aksid_oci::Reference::parse(&args.reference)?;
-    let pushed = registry_client_with(&args.policy, args.force)?.push(&bytes, &reference)?;
+    let pushed =
+        crate::registry::client_with(&args.policy, args.force)?.push(&bytes, &reference)?;
     println!("{}", pushed.reference_with_digest);
     Ok(Outcome::Clean)
 }
@@ -82,7 +82,7 @@ pub fn push(args: PushArgs) -> Result<Outcome> {
 /// Pulls a module into the cache (verified against its digest), optionally writing it out.
 pub fn pull(args: PullArgs) -> Result<Outcome> {
     let reference = aksid_oci::Reference::parse(&args.reference)?;
-    let pulled = registry_client(&args.policy)?.pull(&reference)?;
+    let pulled = crate::registry::client(&args.policy)?.pull(&reference)?;
     let metadata = aksid_metadata::Metadata::from_wasm(&pulled.bytes)?;
     if let Some(path) = &args.output {
         if path.is_dir() {

@@ -1,4 +1,6 @@
-//! Shared code of the aksid test suite and benchmark: the seeded manifest generator.
+//! The aksid benchmark's library: the seeded manifest generator (`make bench`).
+//!
+//! Benchmark only: must never be a dependency of anything shipped.
 #![deny(missing_docs)]
 
 pub mod generate;

@@ -2093,6 +2093,10 @@ mod pre_commit {
             .current_dir(dir)
             .env("PRE_COMMIT_HOME", target.join("pre-commit-home"))
             .env("CARGO_TARGET_DIR", &target)
+            // `cargo install` (pre-commit's rust hooks) ignores Cargo.lock and would resolve
+            // the newest releases on crates.io, recompiling much of the tree; offline, cargo
+            // resolves to the crates already downloaded, which are the locked ones.
+            .env("CARGO_NET_OFFLINE", "true")
             .env("AKSID_CACHE_DIR", module_cache())
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")

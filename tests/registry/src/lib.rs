@@ -1,6 +1,8 @@
 //! Test support shared by the aksid suites that talk to a real OCI registry: the `aksid-oci`
-//! registry tests (`kubectl-plugin/crates/oci/tests/registry.rs`) and the distribution tests
-//! (`tests/tests/distribution.rs`).
+//! registry tests (`crates/oci/tests/registry.rs`) and the distribution tests
+//! (`tests/e2e/tests/distribution.rs`).
+//!
+//! Test support only: must never be a dependency of anything shipped.
 //!
 //! - [`Registry`]: Debian's distribution registry (`docker-registry serve`) started per test on a
 //!   loopback address and a free port, anonymous or behind HTTP basic authentication, with its

@@ -16,6 +16,7 @@ fn finding(file: &str, kind: &str, namespace: Option<&str>, name: &str, policy: 
         message: Some("no".to_owned()),
         warnings: Vec::new(),
         exception: None,
+        enforced: true,
     }
 }
 

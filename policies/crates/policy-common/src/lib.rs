@@ -1,5 +1,10 @@
 //! What every aksid policy shares, written once.
 //!
+//! Depends on kubewarden-policy-sdk (without `cluster-context`: no k8s-openapi), serde and
+//! serde_json; compiled to wasm32-wasip1, so it must never depend on the host side (wasmtime,
+//! aksid-report, the CLI). Its `testing` feature (native tests only) adds aksid-manifests and
+//! aksid-metadata, so the policy tests read manifests exactly as the CLI does.
+//!
 //! A policy crate implements [`Policy`]: it receives an [`AdmissionRequest`] whose object is
 //! plain JSON, its typed settings and a [`ClusterContext`] for context-aware lookups, and
 //! returns a [`Verdict`]. This crate turns the waPC payload into those inputs and the verdict
