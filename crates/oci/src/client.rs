@@ -5,6 +5,7 @@ use crate::cache::Cache;
 use crate::credentials::{Credentials, CredentialsError, DockerConfigLocation, Origin};
 use crate::reference::{Reference, split_port};
 use crate::registry_error::RegistryError;
+pub use crate::transport::Transport;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use std::path::PathBuf;
@@ -96,15 +97,6 @@ impl ClientOptions {
             Transport::Https
         }
     }
-}
-
-/// How a registry is reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// TLS, verified against the system's root certificates.
-    Https,
-    /// Plain HTTP: loopback registries and [`ClientOptions::insecure_registries`] only.
-    Http,
 }
 
 /// Why a [`Client`] could not be created.

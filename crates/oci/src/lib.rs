@@ -52,6 +52,7 @@ mod pull;
 mod push;
 mod reference;
 mod registry_error;
+mod transport;
 
 pub use client::{Client, ClientError, ClientOptions, Transport};
 pub use credentials::{CredentialsError, ENV_PASSWORD, ENV_USERNAME};

@@ -1,7 +1,7 @@
 //! Pulling a policy: the manifest (checked against a pinned digest), its wasm layer (checked
 //! against the layer digest), and the verified local cache that serves pinned references.
 
-use crate::client::{Client, SessionError};
+use crate::client::{Client, Session, SessionError};
 use crate::credentials::CredentialsError;
 use crate::reference::Reference;
 use crate::registry_error::RegistryError;
@@ -173,19 +173,52 @@ impl Client {
                 from_cache: true,
             });
         }
-
-        let registry_error = |source| PullError::Registry {
-            reference: Box::new(reference.clone()),
-            source,
-        };
         let session = self.session(reference).map_err(|e| match e {
             SessionError::Credentials(e) => PullError::Credentials(e),
-            SessionError::Registry(e) => registry_error(e),
+            SessionError::Registry(e) => registry_error(reference, e),
         })?;
+        let body = self.fetch_manifest(&session, reference)?;
+        let manifest_digest = sha256_digest(&body);
+        let reference_with_digest = reference
+            .with_digest(&manifest_digest)
+            .expect("a sha256 digest is valid");
+        let layer = wasm_layer(&body, reference)?;
+        if let Some(hit) = self.cache.read(&manifest_digest) {
+            return Ok(PulledPolicy {
+                bytes: hit.bytes,
+                reference_with_digest,
+                manifest_digest,
+                layer_digest: hit.layer_digest,
+                from_cache: true,
+            });
+        }
+        let bytes = self.fetch_layer(&session, reference, &layer)?;
+        self.cache
+            .write(&manifest_digest, &body, &bytes)
+            .map_err(|source| PullError::Cache {
+                path: self.cache.entry_dir(&manifest_digest),
+                source,
+            })?;
+        Ok(PulledPolicy {
+            bytes,
+            reference_with_digest,
+            manifest_digest,
+            layer_digest: layer.digest,
+            from_cache: false,
+        })
+    }
+
+    /// The raw manifest, checked against the reference's pinned digest if it has one.
+    fn fetch_manifest(
+        &self,
+        session: &Session,
+        reference: &Reference,
+    ) -> Result<Vec<u8>, PullError> {
+        let pinned = reference.digest();
         let oci_reference = reference.to_oci();
         let (body, _) = self
             .block_on(async {
-                // Also stores the authentication for the blob download below.
+                // Also stores the authentication for the blob download that follows.
                 session
                     .oci
                     .pull_manifest_raw(&oci_reference, &session.auth, ACCEPTED_MANIFESTS)
@@ -207,39 +240,32 @@ impl Client {
                         actual,
                     },
                 },
-                e => registry_error(session.error(e)),
+                e => registry_error(reference, session.error(e)),
             })?;
-        let manifest_digest = sha256_digest(&body);
-        if let Some(pinned) = pinned
-            && pinned != manifest_digest
-        {
-            return Err(PullError::PinMismatch {
+        let actual = sha256_digest(&body);
+        match pinned {
+            Some(pinned) if pinned != actual => Err(PullError::PinMismatch {
                 reference: Box::new(reference.clone()),
                 pinned: pinned.to_owned(),
-                actual: manifest_digest,
-            });
+                actual,
+            }),
+            _ => Ok(body.to_vec()),
         }
-        let reference_with_digest = reference
-            .with_digest(&manifest_digest)
-            .expect("a sha256 digest is valid");
-        let layer = wasm_layer(&body, reference)?;
+    }
 
-        if let Some(hit) = self.cache.read(&manifest_digest) {
-            return Ok(PulledPolicy {
-                bytes: hit.bytes,
-                reference_with_digest,
-                manifest_digest,
-                layer_digest: hit.layer_digest,
-                from_cache: true,
-            });
-        }
-
+    /// The module's bytes, verified against the layer digest.
+    fn fetch_layer(
+        &self,
+        session: &Session,
+        reference: &Reference,
+        layer: &WasmLayer,
+    ) -> Result<Vec<u8>, PullError> {
         let mut bytes = Vec::with_capacity(usize::try_from(layer.size).unwrap_or(0));
-        self.block_on(
-            session
-                .oci
-                .pull_blob(&oci_reference, layer.digest.as_str(), &mut bytes),
-        )
+        self.block_on(session.oci.pull_blob(
+            &reference.to_oci(),
+            layer.digest.as_str(),
+            &mut bytes,
+        ))
         .map_err(|e| match e {
             OciDistributionError::DigestError(DigestError::VerificationError {
                 expected,
@@ -249,30 +275,25 @@ impl Client {
                 expected,
                 actual,
             },
-            e => registry_error(session.error(e)),
+            e => registry_error(reference, session.error(e)),
         })?;
         // oci-client verified the stream already; hashing again keeps the guarantee local.
         let actual = sha256_digest(&bytes);
         if actual != layer.digest {
             return Err(PullError::LayerDigestMismatch {
                 reference: Box::new(reference.clone()),
-                expected: layer.digest,
+                expected: layer.digest.clone(),
                 actual,
             });
         }
-        self.cache
-            .write(&manifest_digest, &body, &bytes)
-            .map_err(|source| PullError::Cache {
-                path: self.cache.entry_dir(&manifest_digest),
-                source,
-            })?;
-        Ok(PulledPolicy {
-            bytes,
-            reference_with_digest,
-            manifest_digest,
-            layer_digest: layer.digest,
-            from_cache: false,
-        })
+        Ok(bytes)
+    }
+}
+
+fn registry_error(reference: &Reference, source: RegistryError) -> PullError {
+    PullError::Registry {
+        reference: Box::new(reference.clone()),
+        source,
     }
 }
 

@@ -1,8 +1,8 @@
 //! What went wrong talking to a registry, classified so that callers can match on the kind and
 //! users get the likely fix (credentials, plain HTTP, a typo in the tag) as a second paragraph.
 
-use crate::client::Transport;
 use crate::credentials::{ENV_PASSWORD, ENV_USERNAME, Origin};
+use crate::transport::Transport;
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 
 /// A failed exchange with a registry. The message carries the registry's own words and, when
