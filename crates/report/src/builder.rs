@@ -207,7 +207,7 @@ impl ReportBuilder {
             mut errors,
             mut notices,
             policies,
-            exceptions,
+            mut exceptions,
             ..
         } = self;
         for ((file, ..), selected) in &objects {
@@ -221,71 +221,15 @@ impl ReportBuilder {
                 f.not_selected += 1;
             }
         }
-        results.sort_by(|a, b| {
-            (
-                &a.file,
-                a.line,
-                a.document,
-                &a.policy,
-                &a.kind,
-                &a.namespace,
-                &a.name,
-            )
-                .cmp(&(
-                    &b.file,
-                    b.line,
-                    b.document,
-                    &b.policy,
-                    &b.kind,
-                    &b.namespace,
-                    &b.name,
-                ))
-        });
-        let error_key = |e: &InputError| {
-            (
-                e.file.clone(),
-                e.line,
-                e.document,
-                e.policy.clone(),
-                e.kind.as_str(),
-                e.message.clone(),
-            )
-        };
-        errors.sort_by_key(error_key);
-        notices.sort_by_key(error_key);
-        notices.dedup();
-        let mut per_policy: BTreeMap<String, PolicySummary> = policies
-            .keys()
-            .map(|id| (id.clone(), policy_summary(id)))
-            .collect();
-        for r in &results {
-            let p = per_policy
-                .entry(r.policy.clone())
-                .or_insert_with(|| policy_summary(&r.policy));
-            p.evaluations += 1;
-            p.rejected += usize::from(!r.allowed);
-            p.excepted += usize::from(r.is_excepted());
-        }
-        for e in &errors {
-            if let Some(policy) = &e.policy {
-                per_policy
-                    .entry(policy.clone())
-                    .or_insert_with(|| policy_summary(policy))
-                    .errors += 1;
-            }
-        }
-        let summary = Summary {
-            files: files.len(),
-            objects: objects.len(),
-            evaluations: results.len(),
-            rejected: results.iter().filter(|r| !r.allowed).count(),
-            accepted: results.iter().filter(|r| r.allowed).count(),
-            errors: errors.len(),
-            excepted: results.iter().filter(|r| r.is_excepted()).count(),
-            warnings: results.iter().map(|r| r.warnings.len()).sum(),
-            notices: notices.len(),
-            policies: per_policy.into_values().collect(),
-        };
+        sort(&mut results, &mut errors, &mut notices);
+        let summary = summarise(
+            &results,
+            &errors,
+            &notices,
+            &policies,
+            files.len(),
+            objects.len(),
+        );
         let mut policies: Vec<PolicyInfo> = policies.into_values().collect();
         for p in &summary.policies {
             if !policies.iter().any(|i| i.id == p.id) {
@@ -293,7 +237,6 @@ impl ReportBuilder {
             }
         }
         policies.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut exceptions = exceptions;
         exceptions.used.sort_by_key(|u| u.id);
         exceptions.expired.sort_by_key(|u| u.id);
         Report {
@@ -306,6 +249,78 @@ impl ReportBuilder {
             summary,
             policies,
         }
+    }
+}
+
+/// The report's stable order: results by file, line, document and policy; errors and notices
+/// by place (duplicate notices dropped).
+fn sort(results: &mut [Finding], errors: &mut [InputError], notices: &mut Vec<InputError>) {
+    fn key(f: &Finding) -> impl Ord + '_ {
+        let Finding {
+            file,
+            line,
+            document,
+            policy,
+            kind,
+            namespace,
+            name,
+            ..
+        } = f;
+        (file, line, document, policy, kind, namespace, name)
+    }
+    results.sort_by(|a, b| key(a).cmp(&key(b)));
+    let error_key = |e: &InputError| {
+        (
+            e.file.clone(),
+            e.line,
+            e.document,
+            e.policy.clone(),
+            e.kind.as_str(),
+            e.message.clone(),
+        )
+    };
+    errors.sort_by_key(error_key);
+    notices.sort_by_key(error_key);
+    notices.dedup();
+}
+
+fn summarise(
+    results: &[Finding],
+    errors: &[InputError],
+    notices: &[InputError],
+    policies: &BTreeMap<String, PolicyInfo>,
+    files: usize,
+    objects: usize,
+) -> Summary {
+    let mut per_policy: BTreeMap<String, PolicySummary> = policies
+        .keys()
+        .map(|id| (id.clone(), policy_summary(id)))
+        .collect();
+    for r in results {
+        let p = per_policy
+            .entry(r.policy.clone())
+            .or_insert_with(|| policy_summary(&r.policy));
+        p.evaluations += 1;
+        p.rejected += usize::from(!r.allowed);
+        p.excepted += usize::from(r.is_excepted());
+    }
+    for policy in errors.iter().filter_map(|e| e.policy.as_ref()) {
+        per_policy
+            .entry(policy.clone())
+            .or_insert_with(|| policy_summary(policy))
+            .errors += 1;
+    }
+    Summary {
+        files,
+        objects,
+        evaluations: results.len(),
+        rejected: results.iter().filter(|r| !r.allowed).count(),
+        accepted: results.iter().filter(|r| r.allowed).count(),
+        errors: errors.len(),
+        excepted: results.iter().filter(|r| r.is_excepted()).count(),
+        warnings: results.iter().map(|r| r.warnings.len()).sum(),
+        notices: notices.len(),
+        policies: per_policy.into_values().collect(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! an excepted rejection), and a suite `inputs` with an `<error>` per input that could not be read.
 
 use crate::Report;
+use crate::model::{Finding, InputError};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -49,10 +50,45 @@ pub fn junit(report: &Report) -> String {
         .map(|p| (p.id.clone(), Suite::default()))
         .collect();
     for r in &report.results {
-        let suite = suites.entry(r.policy.clone()).or_default();
-        suite.tests += 1;
+        suites.entry(r.policy.clone()).or_default().add_result(r);
+    }
+    let mut inputs = Suite::default();
+    for e in &report.errors {
+        match (&e.policy, &e.object) {
+            (Some(policy), Some(object)) => {
+                let name = crate::model::object_label(
+                    &object.kind,
+                    object.namespace.as_deref(),
+                    object.name.as_deref(),
+                );
+                suites
+                    .entry(policy.clone())
+                    .or_default()
+                    .add_error(e, &name);
+            }
+            _ => {
+                let name = match e.document {
+                    Some(d) => format!("document {d}"),
+                    None => "file".to_owned(),
+                };
+                inputs.add_error(e, &name);
+            }
+        }
+    }
+    let mut all: Vec<(String, Suite)> = suites.into_iter().collect();
+    if inputs.tests > 0 {
+        all.push(("inputs".to_owned(), inputs));
+    }
+    document(&all)
+}
+
+impl Suite {
+    /// One test case per evaluation: a rejection fails, an exception skips, warnings go to
+    /// the case's output.
+    fn add_result(&mut self, r: &Finding) {
+        self.tests += 1;
         let _ = write!(
-            suite.cases,
+            self.cases,
             "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\"",
             escape(&r.object_label()),
             escape(&r.file),
@@ -62,7 +98,7 @@ pub fn junit(report: &Report) -> String {
         let message = r.message.as_deref().unwrap_or("rejected");
         let mut body = String::new();
         if !r.allowed {
-            suite.failures += 1;
+            self.failures += 1;
             let first = message.lines().next().unwrap_or_default();
             let _ = writeln!(
                 body,
@@ -73,7 +109,7 @@ pub fn junit(report: &Report) -> String {
                 r.line
             );
         } else if let Some(e) = &r.exception {
-            suite.skipped += 1;
+            self.skipped += 1;
             let _ = writeln!(
                 body,
                 "      <skipped message=\"{}\"/>",
@@ -93,36 +129,20 @@ pub fn junit(report: &Report) -> String {
             );
         }
         if body.is_empty() {
-            suite.cases.push_str("/>\n");
+            self.cases.push_str("/>\n");
         } else {
-            let _ = write!(suite.cases, ">\n{body}    </testcase>\n");
+            let _ = write!(self.cases, ">\n{body}    </testcase>\n");
         }
     }
-    let mut inputs = Suite::default();
-    for e in &report.errors {
-        let (suite, name) = match (&e.policy, &e.object) {
-            (Some(policy), Some(object)) => (
-                suites.entry(policy.clone()).or_default(),
-                crate::model::object_label(
-                    &object.kind,
-                    object.namespace.as_deref(),
-                    object.name.as_deref(),
-                ),
-            ),
-            _ => (
-                &mut inputs,
-                match e.document {
-                    Some(d) => format!("document {d}"),
-                    None => "file".to_owned(),
-                },
-            ),
-        };
-        suite.tests += 1;
-        suite.errors += 1;
+
+    /// An input or evaluation that could not be checked: an erroring test case.
+    fn add_error(&mut self, e: &InputError, name: &str) {
+        self.tests += 1;
+        self.errors += 1;
         let _ = write!(
-            suite.cases,
+            self.cases,
             "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\">\n      <error message=\"{}\" type=\"{}\">{}</error>\n    </testcase>\n",
-            escape(&name),
+            escape(name),
             escape(&e.file),
             escape(&e.file),
             e.line,
@@ -131,10 +151,9 @@ pub fn junit(report: &Report) -> String {
             escape_text(&format!("{}: {}", e.location(), e.message)),
         );
     }
-    let mut all: Vec<(String, Suite)> = suites.into_iter().collect();
-    if inputs.tests > 0 {
-        all.push(("inputs".to_owned(), inputs));
-    }
+}
+
+fn document(all: &[(String, Suite)]) -> String {
     let total = |f: fn(&Suite) -> usize| all.iter().map(|(_, s)| f(s)).sum::<usize>();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -145,7 +164,7 @@ pub fn junit(report: &Report) -> String {
         total(|s| s.errors),
         total(|s| s.skipped)
     );
-    for (name, s) in &all {
+    for (name, s) in all {
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
