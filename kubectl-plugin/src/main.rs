@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod embedded;
 mod inputs;
+mod pipeline;
 mod policy_set;
 mod settings_file;
 
