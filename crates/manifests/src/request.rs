@@ -221,7 +221,9 @@ pub fn admission_request_with_old(
     request.insert("userInfo".into(), Value::Object(user));
     request.insert("object".into(), object);
     if options.operation == Operation::Update {
-        let old = old.map_or(Value::Null, |m| stored_object(&m.object, namespace.as_deref()));
+        let old = old.map_or(Value::Null, |m| {
+            stored_object(&m.object, namespace.as_deref())
+        });
         request.insert("oldObject".into(), old);
     }
     request.insert("dryRun".into(), json!(false));

@@ -106,7 +106,7 @@ pub fn azure_devops_line(a: &Annotation) -> String {
 }
 
 /// Every annotation of a report, in report order: rejections and their warnings, then errors.
-pub fn annotations(report: &Report) -> Vec<(Level, String, usize, String, String)> {
+fn annotations(report: &Report) -> Vec<(Level, String, usize, String, String)> {
     let mut out = Vec::new();
     for r in &report.results {
         let title = format!("aksid {}", r.policy);
@@ -185,14 +185,30 @@ mod tests {
     fn one_line_escaped_as_documented() {
         type Line = fn(&Annotation) -> String;
         let cases: [(&str, Line, Level, &str); 4] = [
-            ("github_error", github_line, Level::Error,
-             "::error file=dir%2Cx/a%3Ab.yaml,line=7,title=aksid p%3A q::100%25 sure: a,b%0D%0Aline 2; x]\n"),
-            ("github_warning", github_line, Level::Warning,
-             "::warning file=dir%2Cx/a%3Ab.yaml,line=7,title=aksid p%3A q::100%25 sure: a,b%0D%0Aline 2; x]\n"),
-            ("azure_error", azure_devops_line, Level::Error,
-             "##vso[task.logissue type=error;sourcepath=dir,x/a:b.yaml;linenumber=7;code=aksid p: q]100%AZP25 sure: a,b%0D%0Aline 2; x]\n"),
-            ("azure_warning", azure_devops_line, Level::Warning,
-             "##vso[task.logissue type=warning;sourcepath=dir,x/a:b.yaml;linenumber=7;code=aksid p: q]100%AZP25 sure: a,b%0D%0Aline 2; x]\n"),
+            (
+                "github_error",
+                github_line,
+                Level::Error,
+                "::error file=dir%2Cx/a%3Ab.yaml,line=7,title=aksid p%3A q::100%25 sure: a,b%0D%0Aline 2; x]\n",
+            ),
+            (
+                "github_warning",
+                github_line,
+                Level::Warning,
+                "::warning file=dir%2Cx/a%3Ab.yaml,line=7,title=aksid p%3A q::100%25 sure: a,b%0D%0Aline 2; x]\n",
+            ),
+            (
+                "azure_error",
+                azure_devops_line,
+                Level::Error,
+                "##vso[task.logissue type=error;sourcepath=dir,x/a:b.yaml;linenumber=7;code=aksid p: q]100%AZP25 sure: a,b%0D%0Aline 2; x]\n",
+            ),
+            (
+                "azure_warning",
+                azure_devops_line,
+                Level::Warning,
+                "##vso[task.logissue type=warning;sourcepath=dir,x/a:b.yaml;linenumber=7;code=aksid p: q]100%AZP25 sure: a,b%0D%0Aline 2; x]\n",
+            ),
         ];
         for (name, line, level, expected) in cases {
             let a = Annotation {
@@ -210,11 +226,31 @@ mod tests {
     fn escaping() {
         type Escape = fn(&str) -> String;
         let cases: [(&str, Escape, &str, &str); 5] = [
-            ("azure_semicolon_and_bracket_in_properties", azure_property, "a;b]c%", "a%3Bb%5Dc%AZP25"),
+            (
+                "azure_semicolon_and_bracket_in_properties",
+                azure_property,
+                "a;b]c%",
+                "a%3Bb%5Dc%AZP25",
+            ),
             ("azure_data_keeps_semicolons", azure_data, "a;b]c", "a;b]c"),
-            ("github_colon_and_comma_in_properties", github_property, "a:b,c%", "a%3Ab%2Cc%25"),
-            ("escape_sequences_are_not_read_back", github_data, "%0A", "%250A"),
-            ("terminal_sequences_are_shown_escaped", github_data, "x\u{1b}[31m", "x\\u{1b}[31m"),
+            (
+                "github_colon_and_comma_in_properties",
+                github_property,
+                "a:b,c%",
+                "a%3Ab%2Cc%25",
+            ),
+            (
+                "escape_sequences_are_not_read_back",
+                github_data,
+                "%0A",
+                "%250A",
+            ),
+            (
+                "terminal_sequences_are_shown_escaped",
+                github_data,
+                "x\u{1b}[31m",
+                "x\\u{1b}[31m",
+            ),
         ];
         for (name, escape, input, expected) in cases {
             assert_eq!(escape(input), expected, "case {name}");
