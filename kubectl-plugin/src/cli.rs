@@ -9,6 +9,8 @@ Examples:
   kubectl aksid check -f deploy/                     check every manifest under deploy/
   helm template my-chart | kubectl aksid check -f -  check a rendered chart from stdin
   kubectl aksid check -f k8s/ -o sarif > aksid.sarif  SARIF for GitHub code scanning
+  kubectl aksid check -f k8s/ -o github              annotations in GitHub Actions
+  kubectl aksid test                                  run every aksid-test.yaml below .
   kubectl aksid policies                              list the policies and what they check
   kubectl aksid explain workload-identity-labels      what a policy checks, why, how to fix
   kubectl aksid manifests --mode monitor | kubectl apply -f -   install the policies with Kubewarden
@@ -28,6 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Check manifests (files, directories, or - for stdin) against the policies.
     Check(CheckArgs),
+    /// Run test files: expected verdicts per object and policy, with their settings.
+    Test(TestArgs),
     /// List the policies with one-line descriptions.
     Policies(PoliciesArgs),
     /// Explain a policy: what it checks, why, its settings, a failing and a passing example.
@@ -51,6 +55,25 @@ pub enum OutputFormat {
     Sarif,
     /// JUnit XML, for CI test reports.
     Junit,
+    /// GitHub Actions workflow commands (::error file=…,line=…::…), one per finding.
+    Github,
+    /// Azure Pipelines logging commands (##vso[task.logissue …]…), one per finding.
+    AzureDevops,
+}
+
+/// Output formats of `test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestOutputFormat {
+    /// What failed, expected against got, for people.
+    Text,
+    /// Every test and expectation as JSON.
+    Json,
+    /// JUnit XML: one test case per expectation.
+    Junit,
+    /// GitHub Actions workflow commands, one per failed expectation.
+    Github,
+    /// Azure Pipelines logging commands, one per failed expectation.
+    AzureDevops,
 }
 
 /// When to colour text output.
@@ -146,6 +169,51 @@ pub struct CheckArgs {
     pub no_progress: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  kubectl aksid test                         every aksid-test.yaml below the current directory
+  kubectl aksid test policies/ ci/extra.yaml  the test files below policies/, and one more
+  kubectl aksid test -o junit > tests.xml     JUnit for CI test reports
+  kubectl aksid test --init deploy/          freeze what check finds in deploy/ today
+
+A test file (aksid-test.yaml) names manifests, policies and their settings, the request
+(user, groups, namespace, operation, old objects for UPDATE), an exceptions file, and the
+expected result per object and policy: accept, reject, warn or skip. See README.
+
+Exit status: 0 every test passed, 1 a test failed, 2 a test file is wrong.")]
+pub struct TestArgs {
+    /// Test files, or directories searched recursively for aksid-test.yaml (and .yml)
+    /// [default: .].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Write DIR/aksid-test.yaml expecting what `check` finds in DIR today (one expectation
+    /// per object and policy), instead of running tests.
+    #[arg(long, value_name = "DIR", conflicts_with = "paths")]
+    pub init: Option<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = TestOutputFormat::Text)]
+    pub output: TestOutputFormat,
+    /// Wall-clock limit per policy evaluation, e.g. 2s, 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Linear memory limit per policy instance, a Kubernetes quantity: 256Mi, 1Gi.
+    #[arg(long, value_name = "SIZE", default_value = "256Mi", value_parser = parse_size)]
+    pub memory_limit: usize,
+    /// Largest manifest file read, a Kubernetes quantity: 64Mi.
+    #[arg(long, value_name = "SIZE", default_value = "64Mi", value_parser = parse_size)]
+    pub max_file_size: usize,
+    /// Directory for compiled modules and pulled policies [default: $XDG_CACHE_HOME/aksid, env AKSID_CACHE_DIR].
+    #[arg(long, value_name = "DIR", env = "AKSID_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile modules in memory only, without the on-disk cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// Allow plain HTTP to this registry host (localhost is always allowed). Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod embedded;
 mod inputs;
+mod pipeline;
 mod policy_set;
 mod registry;
 mod settings_file;

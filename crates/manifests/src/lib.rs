@@ -44,7 +44,10 @@ mod resources;
 
 pub use load::{DEFAULT_MAX_BYTES, LoadOptions, Loaded, load, load_with};
 pub use problem::{InputProblem, ProblemKind, Severity, human_size};
-pub use request::{RequestOptions, UserInfo, admission_request, request_uid, selects};
+pub use request::{
+    Operation, RequestOptions, UserInfo, admission_request, admission_request_with_old,
+    request_uid, selects,
+};
 pub use resources::{ResourceInfo, pluralize, resource_for, split_api_version};
 
 use serde_json::Value;

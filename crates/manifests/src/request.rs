@@ -1,5 +1,6 @@
 //! The AdmissionRequest the API server would send a validating webhook when the object is
-//! created, and the policy selection by admission rules that Kubewarden applies.
+//! created (or updated, with its old object), and the policy selection by admission rules that
+//! Kubewarden applies.
 
 use crate::Manifest;
 use crate::resources::resource_for;
@@ -31,6 +32,35 @@ impl Default for UserInfo {
     }
 }
 
+/// The admission operation of a request. `check` only builds CREATE; `test` can build UPDATE,
+/// whose request also carries the object as it was (`oldObject`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Operation {
+    /// `CREATE`, with `CreateOptions` (the default).
+    #[default]
+    Create,
+    /// `UPDATE`, with `UpdateOptions` and an `oldObject`.
+    Update,
+}
+
+impl Operation {
+    /// The wire name: `CREATE`, `UPDATE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+        }
+    }
+
+    /// The `options` kind the API server sends with it.
+    fn options_kind(self) -> &'static str {
+        match self {
+            Operation::Create => "CreateOptions",
+            Operation::Update => "UpdateOptions",
+        }
+    }
+}
+
 /// How requests are built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestOptions {
@@ -38,6 +68,8 @@ pub struct RequestOptions {
     pub namespace: String,
     /// The requesting user.
     pub user_info: UserInfo,
+    /// The operation (default CREATE).
+    pub operation: Operation,
 }
 
 impl Default for RequestOptions {
@@ -45,6 +77,7 @@ impl Default for RequestOptions {
         RequestOptions {
             namespace: "default".to_owned(),
             user_info: UserInfo::default(),
+            operation: Operation::Create,
         }
     }
 }
@@ -71,6 +104,12 @@ impl RequestOptions {
     /// The whole `userInfo`.
     pub fn user_info(mut self, user_info: UserInfo) -> Self {
         self.user_info = user_info;
+        self
+    }
+
+    /// The operation (default CREATE); see [`admission_request_with_old`] for UPDATE.
+    pub fn operation(mut self, operation: Operation) -> Self {
+        self.operation = operation;
         self
     }
 }
@@ -106,10 +145,10 @@ pub fn request_uid(manifest: &Manifest) -> String {
 }
 
 /// The AdmissionRequest (camelCase, as the API server and policy-server send it) for creating
-/// the object: `operation: CREATE`, the object's group/version/kind and plural resource,
+/// the object: `operation` from `options` (CREATE by default, without an old object), the object's group/version/kind and plural resource,
 /// `metadata.namespace` filled in from `options` for namespaced kinds that name none (and
 /// dropped for cluster-scoped kinds, as the API server does before validating admission),
-/// `userInfo` from `options`, `dryRun: false` and `CreateOptions`.
+/// `userInfo` from `options`, `dryRun: false` and `CreateOptions` (for CREATE).
 ///
 /// ```
 /// use aksid_manifests::{admission_request, load, RequestOptions};
@@ -121,38 +160,42 @@ pub fn request_uid(manifest: &Manifest) -> String {
 /// assert_eq!(request["userInfo"]["username"], "kubectl-aksid");
 /// ```
 pub fn admission_request(manifest: &Manifest, options: &RequestOptions) -> Value {
+    admission_request_with_old(manifest, None, options)
+}
+
+/// The AdmissionRequest of [`admission_request`], with `operation` from `options` and, when
+/// given, `oldObject` (namespaced like the object: the API server sends both as stored). An
+/// UPDATE without an old object carries `oldObject: null`, which no API server sends: callers
+/// should give one.
+///
+/// ```
+/// use aksid_manifests::{admission_request_with_old, load, Operation, RequestOptions};
+/// let new = load("new.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: web, labels: {v: '2'}}\n");
+/// let old = load("old.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: web, labels: {v: '1'}}\n");
+/// let options = RequestOptions::default().operation(Operation::Update);
+/// let request = admission_request_with_old(&new.objects[0], Some(&old.objects[0]), &options);
+/// assert_eq!(request["operation"], "UPDATE");
+/// assert_eq!(request["oldObject"]["metadata"]["labels"]["v"], "1");
+/// assert_eq!(request["oldObject"]["metadata"]["namespace"], "default");
+/// assert_eq!(request["options"]["kind"], "UpdateOptions");
+/// ```
+pub fn admission_request_with_old(
+    manifest: &Manifest,
+    old: Option<&Manifest>,
+    options: &RequestOptions,
+) -> Value {
     let resource = resource_for(manifest.api_version(), manifest.kind());
     let gvk =
         json!({"group": resource.group, "version": resource.version, "kind": manifest.kind()});
     let gvr =
         json!({"group": resource.group, "version": resource.version, "resource": resource.plural});
-    let mut object = manifest.object.clone();
     let namespace = resource.namespaced.then(|| {
         manifest
             .namespace()
             .unwrap_or(&options.namespace)
             .to_owned()
     });
-    if let Value::Object(map) = &mut object {
-        match &namespace {
-            Some(ns) => {
-                let metadata = map
-                    .entry("metadata")
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if metadata.is_null() {
-                    *metadata = Value::Object(Map::new());
-                }
-                if let Value::Object(metadata) = metadata {
-                    metadata.insert("namespace".to_owned(), Value::String(ns.clone()));
-                }
-            }
-            None => {
-                if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
-                    metadata.remove("namespace");
-                }
-            }
-        }
-    }
+    let object = stored_object(&manifest.object, namespace.as_deref());
     let mut user = Map::new();
     user.insert("username".into(), json!(options.user_info.username));
     if let Some(uid) = &options.user_info.uid {
@@ -171,18 +214,51 @@ pub fn admission_request(manifest: &Manifest, options: &RequestOptions) -> Value
     if let Some(name) = manifest.name() {
         request.insert("name".into(), json!(name));
     }
-    if let Some(ns) = namespace {
+    if let Some(ns) = &namespace {
         request.insert("namespace".into(), json!(ns));
     }
-    request.insert("operation".into(), json!("CREATE"));
+    request.insert("operation".into(), json!(options.operation.as_str()));
     request.insert("userInfo".into(), Value::Object(user));
     request.insert("object".into(), object);
+    if options.operation == Operation::Update {
+        let old = old.map_or(Value::Null, |m| {
+            stored_object(&m.object, namespace.as_deref())
+        });
+        request.insert("oldObject".into(), old);
+    }
     request.insert("dryRun".into(), json!(false));
     request.insert(
         "options".into(),
-        json!({"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}),
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": options.operation.options_kind()}),
     );
     Value::Object(request)
+}
+
+/// The object as the API server stores it: `metadata.namespace` set for namespaced kinds,
+/// dropped for cluster-scoped ones.
+fn stored_object(object: &Value, namespace: Option<&str>) -> Value {
+    let mut object = object.clone();
+    if let Value::Object(map) = &mut object {
+        match namespace {
+            Some(ns) => {
+                let metadata = map
+                    .entry("metadata")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if metadata.is_null() {
+                    *metadata = Value::Object(Map::new());
+                }
+                if let Value::Object(metadata) = metadata {
+                    metadata.insert("namespace".to_owned(), Value::String(ns.to_owned()));
+                }
+            }
+            None => {
+                if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+                    metadata.remove("namespace");
+                }
+            }
+        }
+    }
+    object
 }
 
 /// True when a policy with `metadata` would be called for `request`: one of its rules names the
@@ -281,6 +357,24 @@ mod tests {
             r["object"].get("metadata").is_none(),
             "a kubeconfig is passed unchanged"
         );
+    }
+
+    #[test]
+    fn update_carries_the_old_object_and_update_options() {
+        let new = one("apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\n");
+        let old = one("apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec: {x: 1}\n");
+        let options = RequestOptions::default().operation(Operation::Update);
+        let r = admission_request_with_old(&new, Some(&old), &options);
+        assert_eq!(r["operation"], "UPDATE");
+        assert_eq!(r["options"]["kind"], "UpdateOptions");
+        assert_eq!(
+            r["oldObject"],
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"x": 1}}),
+            "the old object is stored in the new object's namespace"
+        );
+        let create = admission_request_with_old(&new, Some(&old), &RequestOptions::default());
+        assert!(create.get("oldObject").is_none(), "CREATE has no oldObject");
+        assert_eq!(create["operation"], "CREATE");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!   each policy said ([`Verdict`]), load problems and failed evaluations — applies
 //!   [`Exceptions`] from `.aksid.yaml`, and builds a sorted, summarised [`Report`].
 //! - [`render`] turns a report into `text` (grouped by file, colour on request), `json` (the data
-//!   model below), `sarif` (SARIF 2.1.0 for GitHub code scanning) or `junit` (JUnit XML).
+//!   model below), `sarif` (SARIF 2.1.0 for GitHub code scanning), `junit` (JUnit XML), or
+//!   `github` / `azure-devops` (CI annotations: workflow and logging commands).
 //!
 //! No filesystem, no clock and no wasm runtime: the caller passes text and "today" in.
 //!

@@ -1,10 +1,12 @@
 //! Renderers: pure functions from a [`Report`] to the text of one output format.
 
+mod ci;
 mod junit;
 mod sarif;
 mod text;
 
-pub use junit::junit;
+pub use ci::{Annotation, Level, azure_devops, azure_devops_line, github, github_line};
+pub use junit::{junit, xml_escape};
 pub use sarif::sarif;
 pub use text::text;
 
@@ -23,11 +25,22 @@ pub enum Format {
     Sarif,
     /// JUnit XML, for CI test reports.
     Junit,
+    /// GitHub Actions workflow commands: annotations on the changed lines.
+    Github,
+    /// Azure Pipelines logging commands: annotations on the changed lines.
+    AzureDevops,
 }
 
 impl Format {
     /// Every format, in the order help lists them.
-    pub const ALL: [Format; 4] = [Format::Text, Format::Json, Format::Sarif, Format::Junit];
+    pub const ALL: [Format; 6] = [
+        Format::Text,
+        Format::Json,
+        Format::Sarif,
+        Format::Junit,
+        Format::Github,
+        Format::AzureDevops,
+    ];
 
     /// The name `-o` takes.
     pub fn as_str(self) -> &'static str {
@@ -36,6 +49,8 @@ impl Format {
             Format::Json => "json",
             Format::Sarif => "sarif",
             Format::Junit => "junit",
+            Format::Github => "github",
+            Format::AzureDevops => "azure-devops",
         }
     }
 }
@@ -54,7 +69,7 @@ impl FromStr for Format {
             .into_iter()
             .find(|f| f.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown output format {s:?} (expected text, json, sarif or junit)")
+                format!("unknown output format {s:?} (expected text, json, sarif, junit, github or azure-devops)")
             })
     }
 }
@@ -67,6 +82,8 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
         Format::Json => json(report),
         Format::Sarif => sarif(report),
         Format::Junit => junit(report),
+        Format::Github => github(report),
+        Format::AzureDevops => azure_devops(report),
     }
 }
 

@@ -1,50 +1,48 @@
 //! `kubectl aksid check`: manifests → admission requests → policies → report.
 //!
-//! The filesystem is touched only here (reading inputs, finding `.aksid.yaml`); loading,
-//! request building and reporting are the pure `aksid-manifests` and `aksid-report` crates, and
-//! evaluation is `aksid-host`.
+//! The filesystem is touched only here and in the shared [`crate::pipeline`] (reading inputs,
+//! finding `.aksid.yaml`); loading, request building and reporting are the pure
+//! `aksid-manifests` and `aksid-report` crates, and evaluation is `aksid-host`.
 
 use crate::Outcome;
 use crate::cli::{CheckArgs, ColorChoice, OutputFormat};
-use crate::inputs::{self, InputFailure};
+use crate::pipeline::{self, Judge};
 use crate::policy_set::{self, ReadyPolicy};
-use aksid_host::{Host, ObjectSet, PreparedRequest};
-use aksid_manifests::{
-    LoadOptions, Manifest, ProblemKind, RequestOptions, admission_request, load_with, selects,
-};
-use aksid_report::{
-    Date, Exceptions, Format, InputError, PolicyInfo, ReportBuilder, Verdict, render,
-};
-use anyhow::{Context, Result};
-use rayon::prelude::*;
+use aksid_manifests::{ProblemKind, RequestOptions};
+use aksid_report::{Format, InputError, render};
+use anyhow::Result;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Above this many objects a terminal gets a progress bar.
 const PROGRESS_THRESHOLD: usize = 300;
 
-/// What one policy said about one object: the policy's index and its verdict or failure.
-type Outcomes = Vec<Vec<(usize, Result<aksid_host::Verdict, aksid_host::Error>)>>;
-
 pub fn execute(args: CheckArgs) -> Result<Outcome> {
     let policies = prepare_policies(&args)?;
-    let mut report = ReportBuilder::new().default_namespace(args.namespace.clone());
-    for p in &policies {
-        report.add_policy(PolicyInfo::from_metadata(p.id.clone(), &p.metadata));
-    }
-    let manifests = load_inputs(&args, &mut report);
+    let mut report = pipeline::new_report(&policies, &args.namespace);
+    let read = pipeline::read_paths(&args.paths, args.max_file_size, args.no_ignore);
+    let manifests = pipeline::load_inputs(read, args.max_file_size, &mut report);
     let options = RequestOptions::default()
         .namespace(args.namespace.clone())
         .username(args.user.clone())
         .groups(args.groups.clone());
-    let objects = context_objects(&manifests, &policies, &options);
-    let outcomes = evaluate(&args, &manifests, &policies, &objects, &options);
-    record_verdicts(&mut report, &manifests, &policies, outcomes);
+    let progress = progress_bar(&args, manifests.len());
+    let judge = Judge {
+        policies: &policies,
+        options: &options,
+        old_objects: &|_| None,
+        progress: &progress,
+    };
+    let objects = pipeline::judge(&mut report, &manifests, &judge);
     if manifests.is_empty() {
         report.add_error(no_objects(&args));
     }
     if !args.no_exceptions {
-        apply_exceptions(&mut report, &args)?;
+        let files: Vec<PathBuf> = match &args.exceptions {
+            Some(file) => vec![file.clone()],
+            None => pipeline::find_exceptions_files(&args.paths),
+        };
+        pipeline::apply_exceptions(&mut report, &files)?;
     }
     // The process exits right after printing: freeing every parsed object one by one would only
     // add time (about 0.4 s for 10,000 objects).
@@ -57,101 +55,8 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
 fn prepare_policies(args: &CheckArgs) -> Result<Vec<ReadyPolicy>> {
     let modules = policy_set::modules(&args.policy)?;
     let settings = policy_set::settings(&args.policy, &modules)?;
-    let host = Host::new(
-        policy_set::host_config(&args.policy)
-            .timeout(args.timeout)
-            .memory_limit(args.memory_limit),
-    )?;
-    policy_set::compile(&host, modules, &settings)
-}
-
-/// Reads and parses every input (in parallel), recording files and problems in the report.
-fn load_inputs(args: &CheckArgs, report: &mut ReportBuilder) -> Vec<Manifest> {
-    let read = inputs::read_all(
-        &args.paths,
-        inputs::ReadOptions {
-            max_file_size: args.max_file_size,
-            no_ignore: args.no_ignore,
-        },
-    );
-    for failure in read.failures {
-        add_input_failure(report, failure);
-    }
-    let load_options = LoadOptions::default().max_bytes(args.max_file_size as u64);
-    let loaded: Vec<(String, aksid_manifests::Loaded)> = read
-        .inputs
-        .into_par_iter()
-        .map(|input| {
-            let loaded = load_with(&input.name, &input.bytes, &load_options);
-            (input.name, loaded)
-        })
-        .collect();
-    let mut manifests = Vec::new();
-    for (name, loaded) in loaded {
-        report.add_file(&name);
-        for problem in &loaded.problems {
-            report.add_problem(problem);
-        }
-        manifests.extend(loaded.objects);
-    }
-    manifests
-}
-
-/// One task per object: its request is built and serialised once, judged by every policy whose
-/// rules select it, and dropped, so a large run holds each object only once.
-fn evaluate(
-    args: &CheckArgs,
-    manifests: &[Manifest],
-    policies: &[ReadyPolicy],
-    objects: &ObjectSet,
-    options: &RequestOptions,
-) -> Outcomes {
-    let progress = progress_bar(args, manifests.len());
-    let outcomes = manifests
-        .par_iter()
-        .map(|manifest| {
-            let request = admission_request(manifest, options);
-            let prepared = PreparedRequest::new(&request);
-            let verdicts = policies
-                .iter()
-                .filter(|p| selects(&p.metadata, &request))
-                .map(|p| {
-                    let verdict = p.policy.validate_prepared(&prepared, &p.settings, objects);
-                    (p.index, verdict)
-                })
-                .collect();
-            progress.inc(1);
-            verdicts
-        })
-        .collect();
-    progress.finish_and_clear();
-    outcomes
-}
-
-fn record_verdicts(
-    report: &mut ReportBuilder,
-    manifests: &[Manifest],
-    policies: &[ReadyPolicy],
-    outcomes: Outcomes,
-) {
-    for (manifest, verdicts) in manifests.iter().zip(outcomes) {
-        report.add_object(manifest);
-        for (p, verdict) in verdicts {
-            let id = &policies[p].id;
-            match verdict {
-                Ok(v) => report.add_verdict(
-                    manifest,
-                    id,
-                    Verdict {
-                        allowed: v.accepted,
-                        message: v.message,
-                        warnings: v.warnings,
-                    },
-                ),
-                Err(e) => report.add_policy_failure(manifest, id, &format!("{e:#}")),
-            }
-        }
-    }
+    let host = pipeline::host(&args.policy, args.timeout, args.memory_limit)?;
+    pipeline::prepare_policies(&host, modules, &settings)
 }
 
 /// A run that finds no objects at all fails: a broken render step must not pass silently.
@@ -177,18 +82,11 @@ fn print_report(report: &aksid_report::Report, args: &CheckArgs) -> Result<Outco
         OutputFormat::Json => Format::Json,
         OutputFormat::Sarif => Format::Sarif,
         OutputFormat::Junit => Format::Junit,
-    };
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        // NO_COLOR, CLICOLOR, CLICOLOR_FORCE, TERM=dumb and whether stdout is a terminal, as
-        // anstream (clap's own colour choice) reads them.
-        ColorChoice::Auto => {
-            anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
-        }
+        OutputFormat::Github => Format::Github,
+        OutputFormat::AzureDevops => Format::AzureDevops,
     };
     let mut out = std::io::stdout().lock();
-    out.write_all(render::render(report, format, color).as_bytes())?;
+    out.write_all(render::render(report, format, use_color(args.color)).as_bytes())?;
     out.flush()?;
     Ok(match report.exit_code() {
         0 => Outcome::Clean,
@@ -197,47 +95,16 @@ fn print_report(report: &aksid_report::Report, args: &CheckArgs) -> Result<Outco
     })
 }
 
-/// The cluster context-aware policies see: every object of the run whose kind some policy
-/// declared in `contextAwareResources` (the host serves no other kind), with the namespace its
-/// request gives it. A Pod and its ServiceAccount in different files are judged together.
-fn context_objects(
-    manifests: &[Manifest],
-    policies: &[ReadyPolicy],
-    options: &RequestOptions,
-) -> ObjectSet {
-    let declared: Vec<(&str, &str)> = policies
-        .iter()
-        .flat_map(|p| p.metadata.context_aware_resources.iter())
-        .map(|r| (r.api_version.as_str(), r.kind.as_str()))
-        .collect();
-    let mut objects = ObjectSet::new();
-    for manifest in manifests {
-        if declared.contains(&(manifest.api_version(), manifest.kind())) {
-            let mut request = admission_request(manifest, options);
-            if let Some(object) = request.get_mut("object") {
-                // An object without a name cannot be looked up; it is simply not in the context.
-                let _ = objects.insert(object.take());
-            }
+/// Whether text output is coloured.
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        // NO_COLOR, CLICOLOR, CLICOLOR_FORCE, TERM=dumb and whether stdout is a terminal, as
+        // anstream (clap's own colour choice) reads them.
+        ColorChoice::Auto => {
+            anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
         }
-    }
-    objects
-}
-
-fn add_input_failure(report: &mut ReportBuilder, failure: InputFailure) {
-    let entry = InputError {
-        file: failure.name,
-        document: None,
-        line: 1,
-        field: None,
-        kind: failure.kind,
-        message: failure.message,
-        policy: None,
-        object: None,
-    };
-    if failure.is_error {
-        report.add_error(entry);
-    } else {
-        report.add_notice(entry);
     }
 }
 
@@ -255,75 +122,4 @@ fn progress_bar(args: &CheckArgs, evaluations: usize) -> indicatif::ProgressBar 
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
-}
-
-/// Applies `--exceptions FILE`, or the nearest `.aksid.yaml` of each checked path.
-fn apply_exceptions(report: &mut ReportBuilder, args: &CheckArgs) -> Result<()> {
-    let files: Vec<PathBuf> = match &args.exceptions {
-        Some(file) => vec![file.clone()],
-        None => {
-            let mut found: Vec<PathBuf> = args
-                .paths
-                .iter()
-                .filter_map(|p| find_exceptions_file(p))
-                .collect();
-            found.sort();
-            found.dedup();
-            found
-        }
-    };
-    let today = Date::from_unix_seconds(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
-    );
-    for file in files {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading exceptions file {}", file.display()))?;
-        let origin = file.display().to_string();
-        let exceptions = Exceptions::parse(&text, &origin)?;
-        let base = file
-            .parent()
-            .map(|d| {
-                if d.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    d
-                }
-            })
-            .and_then(|d| std::fs::canonicalize(d).ok());
-        let relative = |name: &str| -> Option<String> {
-            let path = std::fs::canonicalize(name).ok()?;
-            let rel = path.strip_prefix(base.as_ref()?).ok()?;
-            Some(rel.to_string_lossy().replace('\\', "/"))
-        };
-        report.apply_exceptions_with(&exceptions, today, &relative);
-    }
-    Ok(())
-}
-
-/// `.aksid.yaml` in the path's directory or an ancestor, stopping at the repository root (the
-/// directory holding `.git`).
-fn find_exceptions_file(path: &Path) -> Option<PathBuf> {
-    let start = if path.as_os_str() == "-" {
-        std::env::current_dir().ok()?
-    } else {
-        let absolute = std::fs::canonicalize(path).ok()?;
-        if absolute.is_dir() {
-            absolute
-        } else {
-            absolute.parent()?.to_owned()
-        }
-    };
-    for dir in start.ancestors() {
-        let candidate = dir.join(".aksid.yaml");
-        if candidate.is_file() {
-            return Some(candidate);
-        }
-        if dir.join(".git").exists() {
-            return None;
-        }
-    }
-    None
 }

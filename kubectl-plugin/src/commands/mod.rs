@@ -4,6 +4,7 @@ mod check;
 mod distribute;
 mod explain;
 mod policies;
+mod test;
 
 use crate::Outcome;
 use crate::cli::{Cli, Command};
@@ -13,6 +14,7 @@ use anyhow::Result;
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Check(args) => check::execute(args),
+        Command::Test(args) => test::execute(args),
         Command::Policies(args) => policies::execute(args),
         Command::Explain(args) => explain::execute(args),
         Command::Manifests(args) => distribute::manifests(args),

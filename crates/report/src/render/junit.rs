@@ -8,7 +8,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// Escapes text for XML 1.0 attributes and content; characters XML 1.0 cannot carry at all
-/// (most control characters) become U+FFFD.
+/// (most control characters) become U+FFFD. Public for other JUnit writers (`kubectl aksid test`).
+pub fn xml_escape(s: &str) -> String {
+    escape(s)
+}
+
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -1,0 +1,527 @@
+//! End-to-end tests of `kubectl aksid test` and of the CI annotation outputs (`-o github`,
+//! `-o azure-devops`) of `check` and `test` (issue 12's "Done when"), through the built binary,
+//! and of the repository's own test files (the shipped examples and the policies' README
+//! examples), which is how `make test` runs them.
+//!
+//! The binary is `$CARGO_TARGET_DIR/release/kubectl-aksid` (default `target/`, as `make build`
+//! writes it); the test guest `$CARGO_TARGET_DIR/wasm32-wasip1/release/hostile_policy.wasm`
+//! (`make modules`), or the file `AKSID_HOSTILE_WASM` names. Each test has its own scratch
+//! directory under `$TMPDIR/aksid-e2e-test-command/`, outside the repository.
+
+use rstest::rstest;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
+fn binary() -> PathBuf {
+    let path = target_dir().join("release/kubectl-aksid");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make build` first",
+        path.display()
+    );
+    path
+}
+
+/// The test guest, annotated as a third-party module titled `hostile-policy`.
+fn hostile_module() -> Vec<u8> {
+    let path = std::env::var_os("AKSID_HOSTILE_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("wasm32-wasip1/release/hostile_policy.wasm"));
+    let wasm = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e}\n\nBuild it first: make modules",
+            path.display()
+        )
+    });
+    let metadata = aksid_metadata::Metadata::from_yaml(
+        "rules:\n- {apiGroups: [''], apiVersions: [v1], resources: [pods], operations: [CREATE, UPDATE]}\n\
+         mutating: false\nexecutionMode: kubewarden-wapc\n\
+         annotations: {io.kubewarden.policy.title: hostile-policy}\n",
+    )
+    .expect("valid metadata");
+    aksid_metadata::annotate(&wasm, &metadata.with_protocol_version()).expect("annotation works")
+}
+
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir()
+            .join("aksid-e2e-test-command")
+            .join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch { dir }
+    }
+
+    fn write(&self, relative: &str, content: impl AsRef<[u8]>) -> &Scratch {
+        let path = self.dir.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        self
+    }
+
+    fn aksid(&self, args: &[&str]) -> Run {
+        aksid_in(&self.dir, args)
+    }
+}
+
+fn aksid_in(dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .env("AKSID_CACHE_DIR", target_dir().join("e2e-cli/module-cache"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run kubectl-aksid");
+    let run = Run {
+        command: format!("kubectl-aksid {}", args.join(" ")),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(
+        run.code.is_some() && run.code != Some(101) && !run.stderr.contains("panicked"),
+        "{run}"
+    );
+    run
+}
+
+struct Run {
+    command: String,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` exited {:?}\nstdout:\n```\n{}\n```\nstderr:\n```\n{}\n```",
+            self.command, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Run {
+    #[track_caller]
+    fn code(&self, expected: i32) -> &Run {
+        assert_eq!(
+            self.code,
+            Some(expected),
+            "\nexpected exit {expected}\n\n{self}"
+        );
+        self
+    }
+
+    #[track_caller]
+    fn stdout_has(&self, needle: &str) -> &Run {
+        assert!(
+            self.stdout.contains(needle),
+            "\nexpected stdout to contain:\n```\n{needle}\n```\n\n{self}"
+        );
+        self
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{self}"))
+    }
+}
+
+/// A literal password in `env`: rejected by no-plaintext-secret-env (as in cli.rs).
+const SECRET_ENV: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+        - name: api
+          image: contoso.azurecr.io/api:3.0.0
+          env:
+            - name: DB_PASSWORD
+              value: \"S3cr3tP@ssw0rd!2024xyz\"
+";
+
+/// Takes its password from a Secret: every policy accepts it (as in cli.rs).
+const SECRET_REF: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: contoso.azurecr.io/web:1.4.2
+          env:
+            - name: DB_PASSWORD
+              valueFrom:
+                secretKeyRef: {name: web-db, key: password}
+            - name: LOG_LEVEL
+              value: info
+";
+
+fn suite(expect_api: &str) -> String {
+    format!(
+        "apiVersion: aksid.io/v1alpha1
+kind: Test
+metadata: {{name: secrets}}
+spec:
+  manifests: [manifests/]
+  policies: [no-plaintext-secret-env, no-local-accounts]
+  expect:
+  - {{kind: Deployment, namespace: shop, name: api, policy: no-plaintext-secret-env, result: {expect_api}, message: DB_PASSWORD}}
+  - {{kind: Deployment, namespace: shop, name: web, policy: no-plaintext-secret-env, result: accept}}
+  - {{kind: Deployment, name: web, policy: no-local-accounts, result: skip}}
+"
+    )
+}
+
+fn secrets_scratch(name: &str, expect_api: &str) -> Scratch {
+    let s = Scratch::new(name);
+    s.write("manifests/api.yaml", SECRET_ENV)
+        .write("manifests/web.yaml", SECRET_REF)
+        .write("aksid-test.yaml", suite(expect_api));
+    s
+}
+
+#[test]
+fn a_passing_suite_exits_0() {
+    let s = secrets_scratch("passing", "reject");
+    s.aksid(&["test"])
+        .code(0)
+        .stdout_has("PASS ./aksid-test.yaml: secrets (3 expectations)")
+        .stdout_has("1 tests: 1 passed, 0 failed, 0 test file errors");
+}
+
+#[test]
+fn a_failing_expectation_shows_expected_and_got_with_the_message() {
+    let s = secrets_scratch("failing", "accept");
+    let run = s.aksid(&["test", "aksid-test.yaml"]);
+    run.code(1)
+        .stdout_has("FAIL aksid-test.yaml: secrets")
+        .stdout_has("✗ Deployment shop/api · no-plaintext-secret-env (spec.expect[0]): expected accept, got reject")
+        .stdout_has("message: ")
+        .stdout_has("DB_PASSWORD");
+    let json = s.aksid(&["test", "-o", "json"]).json();
+    let failed = &json["tests"][0]["expectations"][0];
+    assert_eq!(
+        (
+            failed["expected"].as_str(),
+            failed["got"].as_str(),
+            failed["passed"].as_bool()
+        ),
+        (Some("accept"), Some("reject"), Some(false)),
+        "{json:#}"
+    );
+}
+
+#[rstest]
+#[case::expects_nothing("spec: {manifests: [m.yaml]}\n", "spec.expect: missing or empty")]
+#[case::empty_expect_list(
+    "spec: {manifests: [m.yaml], expect: []}\n",
+    "spec.expect: missing or empty"
+)]
+#[case::unknown_result(
+    "spec: {manifests: [m.yaml], expect: [{kind: Pod, name: p, policy: no-local-accounts, result: deny}]}\n",
+    "spec.expect[0].result: \"deny\" is not a result; expected accept, reject, warn or skip"
+)]
+#[case::unknown_field(
+    "spec: {manifests: [m.yaml], expcet: []}\n",
+    "spec.expcet: unknown field"
+)]
+#[case::unknown_policy(
+    "spec: {manifests: [m.yaml], policies: [no-such-policy], expect: [{kind: Pod, name: p, policy: no-such-policy, result: accept}]}\n",
+    "spec.policies: unknown policy \"no-such-policy\""
+)]
+#[case::update_without_old_object(
+    "spec: {manifests: [m.yaml], request: {operation: UPDATE}, expect: [{kind: Pod, name: p, policy: no-local-accounts, result: skip}]}\n",
+    "spec.oldObjects: an UPDATE request needs the object as it was"
+)]
+#[case::expectation_matching_nothing(
+    "spec: {manifests: [m.yaml], expect: [{kind: Pod, name: q, policy: no-local-accounts, result: skip}]}\n",
+    "spec.expect[0]: matches no object: Pod q; the test's objects are: Pod default/p"
+)]
+fn a_wrong_test_file_exits_2_naming_file_test_and_field(#[case] spec: &str, #[case] error: &str) {
+    let s = Scratch::new(&format!("wrong-{}-{}", spec.len(), error.len()));
+    s.write("m.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
+        .write(
+            "aksid-test.yaml",
+            format!(
+                "apiVersion: aksid.io/v1alpha1\nkind: Test\nmetadata: {{name: broken}}\n{spec}"
+            ),
+        );
+    s.aksid(&["test"]).code(2).stdout_has(&format!(
+        "ERROR ./aksid-test.yaml: test \"broken\": {error}"
+    ));
+}
+
+#[test]
+fn a_directory_without_test_files_is_an_error() {
+    let s = Scratch::new("no-tests");
+    s.write("m.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n");
+    s.aksid(&["test", "."])
+        .code(2)
+        .stdout_has("no test files (aksid-test.yaml, aksid-test.yml) found");
+}
+
+#[test]
+fn a_third_party_module_is_tested_with_its_settings() {
+    let s = Scratch::new("third-party");
+    s.write("hostile.wasm", hostile_module())
+        .write("pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
+        .write(
+            "aksid-test.yaml",
+            "apiVersion: aksid.io/v1alpha1\nkind: Test\nmetadata: {name: rejects}\nspec:\n  manifests: [pod.yaml]\n  policies: [./hostile.wasm]\n  settings: {hostile-policy: {mode: reject}}\n  expect:\n  - {kind: Pod, name: p, policy: hostile-policy, result: reject, message: hostile-policy rejects}\n\
+             ---\napiVersion: aksid.io/v1alpha1\nkind: Test\nmetadata: {name: warns}\nspec:\n  manifests: [pod.yaml]\n  policies: [./hostile.wasm, no-local-accounts]\n  settings: {hostile-policy: {mode: warn}}\n  expect:\n  - {kind: Pod, name: p, policy: hostile-policy, result: warn, message: hostile-policy warns}\n  - {kind: Pod, name: p, policy: no-local-accounts, result: skip}\n",
+        );
+    let run = s.aksid(&["test", "-o", "json"]);
+    run.code(0);
+    let json = run.json();
+    assert_eq!(json["summary"]["passed"], 2, "{json:#}");
+}
+
+#[test]
+fn update_requests_carry_the_old_object() {
+    let s = Scratch::new("update");
+    s.write("hostile.wasm", hostile_module())
+        .write("new/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {rev: two}}\n")
+        .write("old/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {rev: one}}\n")
+        .write(
+            "aksid-test.yaml",
+            "apiVersion: aksid.io/v1alpha1\nkind: Test\nmetadata: {name: update}\nspec:\n  manifests: [new/]\n  oldObjects: [old/pod.yaml]\n  request: {operation: UPDATE, user: alice}\n  policies: [./hostile.wasm]\n  expect:\n  - {kind: Pod, name: p, policy: hostile-policy, result: accept, message: '\"operation\":\"UPDATE\"'}\n  - {kind: Pod, name: p, policy: hostile-policy, result: accept, message: '\"oldObject\":{'}\n  - {kind: Pod, name: p, policy: hostile-policy, result: accept, message: '\"rev\":\"one\"'}\n  - {kind: Pod, name: p, policy: hostile-policy, result: accept, message: '\"username\":\"alice\"'}\n",
+        );
+    s.aksid(&["test"]).code(0).stdout_has("PASS");
+}
+
+#[test]
+fn init_then_test_passes_on_the_same_directory() {
+    let s = Scratch::new("init");
+    s.write("deploy/api.yaml", SECRET_ENV)
+        .write("deploy/web.yaml", SECRET_REF)
+        .write("deploy/crb.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: admins}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: User, name: alice@example.com}]\n");
+    s.aksid(&["test", "--init", "deploy"]).code(0);
+    let written = std::fs::read_to_string(s.dir.join("deploy/aksid-test.yaml")).unwrap();
+    assert!(written.contains("{kind: \"Deployment\", namespace: \"shop\", name: \"api\", policy: no-plaintext-secret-env, result: reject}"), "{written}");
+    assert!(written.contains("{kind: \"ClusterRoleBinding\", name: \"admins\", policy: no-cluster-admin-users, result: reject}"), "{written}");
+    s.aksid(&["test", "deploy"])
+        .code(0)
+        .stdout_has("(12 expectations)");
+    s.aksid(&["test", "--init", "deploy"]).code(2);
+}
+
+#[test]
+fn junit_is_read_by_junitparser() {
+    let s = secrets_scratch("junit", "accept");
+    let run = s.aksid(&["test", "-o", "junit"]);
+    run.code(1);
+    s.write("tests.xml", &run.stdout);
+    let python = workspace().join(".venv/bin/python");
+    assert!(python.is_file(), "run tests/support/install-test-tools.sh");
+    let out = Command::new(python)
+        .current_dir(&s.dir)
+        .args(["-c", "import sys\nfrom junitparser import JUnitXml, Failure\nx = JUnitXml.fromfile('tests.xml')\nfor suite in x:\n  for case in suite:\n    print(suite.name, '|', case.name, '|', [r.message for r in case.result if isinstance(r, Failure)])\nprint(x.tests, x.failures, x.errors)\n"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "./aksid-test.yaml: secrets | Deployment shop/api · no-plaintext-secret-env → accept | ['expected accept, got reject']\n\
+         ./aksid-test.yaml: secrets | Deployment shop/web · no-plaintext-secret-env → accept | []\n\
+         ./aksid-test.yaml: secrets | Deployment shop/web · no-local-accounts → skip | []\n\
+         3 1 0\n"
+    );
+}
+
+/// A file path with every character the two formats escape in properties, and a message with
+/// `%`, `:`, `,` and a newline (the expected message of a failed expectation).
+#[rstest]
+#[case::github(
+    "github",
+    "::error file=odd%2Cdir%3Ax%25;y]/aksid-test.yaml,line=1,title=aksid test 100%25%3A a%2Cb::Pod default/p · no-local-accounts: expected reject, got skip with a message containing \"50%25: a,b%0Ac\"\n"
+)]
+#[case::azure_devops(
+    "azure-devops",
+    "##vso[task.logissue type=error;sourcepath=odd,dir:x%AZP25%3By%5D/aksid-test.yaml;linenumber=1;code=aksid test 100%AZP25: a,b]Pod default/p · no-local-accounts: expected reject, got skip with a message containing \"50%AZP25: a,b%0Ac\"\n"
+)]
+fn test_failures_as_annotations_escaped_character_by_character(
+    #[case] format: &str,
+    #[case] expected: &str,
+) {
+    let s = Scratch::new(&format!("annotations-{format}"));
+    s.write(
+        "odd,dir:x%;y]/pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+    );
+    s.write(
+        "odd,dir:x%;y]/aksid-test.yaml",
+        "apiVersion: aksid.io/v1alpha1\nkind: Test\nmetadata: {name: '100%: a,b'}\nspec:\n  manifests: [pod.yaml]\n  policies: [no-local-accounts]\n  expect:\n  - {kind: Pod, name: p, policy: no-local-accounts, result: reject, message: \"50%: a,b\\nc\"}\n",
+    );
+    let run = s.aksid(&["test", "odd,dir:x%;y]", "-o", format]);
+    run.code(1);
+    assert_eq!(run.stdout, expected, "{run}");
+}
+
+/// `check -o github` / `-o azure-devops`: one line per finding, rejections as errors, warnings
+/// as warnings, exceptions omitted; a path with `,`, `:`, `%`, `;`, `]`.
+#[rstest]
+#[case::github(
+    "github",
+    "::error file=a%2Cb%3Ac%25;d]/api.yaml,line=1,title=aksid no-plaintext-secret-env::Deployment shop/api: "
+)]
+#[case::azure_devops(
+    "azure-devops",
+    "##vso[task.logissue type=error;sourcepath=a,b:c%AZP25%3Bd%5D/api.yaml;linenumber=1;code=aksid no-plaintext-secret-env]Deployment shop/api: "
+)]
+fn check_findings_as_annotations(#[case] format: &str, #[case] prefix: &str) {
+    let s = Scratch::new(&format!("check-{format}"));
+    s.write("a,b:c%;d]/api.yaml", SECRET_ENV)
+        .write("a,b:c%;d]/web.yaml", SECRET_REF)
+        .write("a,b:c%;d]/excepted.yaml", SECRET_ENV.replace("name: api\n", "name: legacy\n"))
+        .write("exceptions.yaml", "exceptions:\n- policy: no-plaintext-secret-env\n  match: {name: legacy}\n  reason: JIRA-1\n");
+    let run = s.aksid(&[
+        "check",
+        "-f",
+        "a,b:c%;d]",
+        "--exceptions",
+        "exceptions.yaml",
+        "-o",
+        format,
+    ]);
+    run.code(1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one finding: the excepted one and the accepted one are omitted\n{run}"
+    );
+    assert!(
+        lines[0].starts_with(prefix),
+        "expected a line starting with\n{prefix}\n\n{run}"
+    );
+    assert!(lines[0].contains("DB_PASSWORD"), "{run}");
+    assert!(
+        !lines[0].contains('\r') && !run.stdout.contains("S3cr3tP@ssw0rd"),
+        "{run}"
+    );
+}
+
+/// The repository's own test files: the shipped examples, and each policy's README examples
+/// (written out of the README into a scratch directory, so the README cannot drift from what
+/// the test expects).
+#[test]
+fn the_shipped_examples_pass_their_test_file() {
+    let run = aksid_in(
+        &workspace(),
+        &["test", "tests/dogfood/examples.aksid-test.yaml"],
+    );
+    run.code(0);
+}
+
+#[rstest]
+#[case::no_local_accounts("no-local-accounts")]
+#[case::no_cluster_admin_users("no-cluster-admin-users")]
+#[case::no_plaintext_secret_env("no-plaintext-secret-env")]
+#[case::workload_identity_labels("workload-identity-labels")]
+fn the_readme_examples_pass_their_test_file(#[case] id: &str) {
+    let readme =
+        std::fs::read_to_string(workspace().join("policies").join(id).join("README.md")).unwrap();
+    let s = Scratch::new(&format!("readme-{id}"));
+    for (heading, file) in [
+        ("Example: rejected", "rejected.yaml"),
+        ("Example: accepted", "accepted.yaml"),
+    ] {
+        let section = readme
+            .split("\n## ")
+            .find(|x| x.starts_with(heading))
+            .expect("README section");
+        let block = section
+            .split("```yaml\n")
+            .nth(1)
+            .and_then(|b| b.split("\n```").next())
+            .expect("a YAML block");
+        s.write(file, block);
+    }
+    let test_file = workspace()
+        .join("tests/dogfood/readme")
+        .join(format!("{id}.yaml"));
+    s.write("aksid-test.yaml", std::fs::read(&test_file).unwrap());
+    s.aksid(&["test"]).code(0);
+}
+
+/// The krew manifest is a valid krew `Plugin`: Python's `jsonschema` with the schema of the
+/// fields krew requires, and one platform per release target, each with its own `bin`.
+#[test]
+fn the_krew_manifest_has_what_krew_requires() {
+    let python = workspace().join(".venv/bin/python");
+    assert!(python.is_file(), "run tests/support/install-test-tools.sh");
+    let script = "import json, sys, yaml, jsonschema\n\
+        schema = json.load(open(sys.argv[1]))\n\
+        plugin = yaml.safe_load(open(sys.argv[2]))\n\
+        cls = jsonschema.validators.validator_for(schema)\n\
+        cls.check_schema(schema)\n\
+        errors = [e.message for e in cls(schema).iter_errors(plugin)]\n\
+        broken = dict(plugin, spec=dict(plugin['spec'], version='0.1.0'))\n\
+        print(json.dumps({'errors': errors, 'broken': len(list(cls(schema).iter_errors(broken))),\n\
+          'platforms': sorted(p['selector']['matchLabels']['os'] + '/' + p['selector']['matchLabels']['arch'] for p in plugin['spec']['platforms']),\n\
+          'bins': sorted({p['bin'] for p in plugin['spec']['platforms']})}))\n";
+    let out = Command::new(python)
+        .current_dir(workspace())
+        .args([
+            "-c",
+            script,
+            "tests/schemas/krew-plugin.schema.json",
+            "plugins/aksid.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        result,
+        serde_json::json!({
+            "errors": [],
+            "broken": 1,
+            "platforms": ["darwin/amd64", "darwin/arm64", "linux/amd64", "linux/arm64", "windows/amd64"],
+            "bins": ["kubectl-aksid", "kubectl-aksid.exe"]
+        }),
+        "`broken` (a version without its v) must fail the schema"
+    );
+}
