@@ -1,10 +1,12 @@
 //! Renderers: pure functions from a [`Report`] to the text of one output format.
 
 mod junit;
+mod openreports;
 mod sarif;
 mod text;
 
 pub use junit::junit;
+pub use openreports::{OPENREPORTS_API_VERSION, OpenReportsOptions, openreports};
 pub use sarif::sarif;
 pub use text::text;
 
