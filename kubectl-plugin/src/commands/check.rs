@@ -24,21 +24,51 @@ use std::path::{Path, PathBuf};
 const PROGRESS_THRESHOLD: usize = 300;
 
 /// What one policy said about one object: the policy's index and its verdict or failure.
-type Outcomes = Vec<Vec<(usize, Result<aksid_host::Verdict, aksid_host::Error>)>>;
+pub(super) type Outcomes = Vec<Vec<(usize, Result<aksid_host::Verdict, aksid_host::Error>)>>;
+
+mod against_cluster;
 
 pub fn execute(args: CheckArgs) -> Result<Outcome> {
-    let policies = prepare_policies(&args)?;
+    let (policies, cluster_objects, cluster_policies, problems) = if args.against_cluster {
+        let run = against_cluster::prepare(&args)?;
+        (
+            run.policies,
+            run.objects,
+            run.cluster_policies,
+            run.problems,
+        )
+    } else {
+        (
+            prepare_policies(&args)?,
+            ObjectSet::new(),
+            Vec::new(),
+            Vec::new(),
+        )
+    };
     let mut report = ReportBuilder::new().default_namespace(args.namespace.clone());
     for p in &policies {
         report.add_policy(PolicyInfo::from_metadata(p.id.clone(), &p.metadata));
+    }
+    for problem in problems {
+        match problem.kind.severity() {
+            aksid_manifests::Severity::Notice => report.add_notice(problem),
+            aksid_manifests::Severity::Error => report.add_error(problem),
+        }
     }
     let manifests = load_inputs(&args, &mut report);
     let options = RequestOptions::default()
         .namespace(args.namespace.clone())
         .username(args.user.clone())
         .groups(args.groups.clone());
-    let objects = context_objects(&manifests, &policies, &options);
-    let outcomes = evaluate(&args, &manifests, &policies, &objects, &options);
+    let objects = context_objects(cluster_objects, &manifests, &policies, &options);
+    let progress = progress_bar(args.no_progress, manifests.len());
+    let mut outcomes = evaluate(progress, &manifests, &policies, &objects, &options);
+    against_cluster::apply_cluster_modes(
+        &mut outcomes,
+        &manifests,
+        &cluster_policies,
+        &args.namespace,
+    );
     record_verdicts(&mut report, &manifests, &policies, outcomes);
     if manifests.is_empty() {
         report.add_error(no_objects(&args));
@@ -99,14 +129,13 @@ fn load_inputs(args: &CheckArgs, report: &mut ReportBuilder) -> Vec<Manifest> {
 
 /// One task per object: its request is built and serialised once, judged by every policy whose
 /// rules select it, and dropped, so a large run holds each object only once.
-fn evaluate(
-    args: &CheckArgs,
+pub(super) fn evaluate(
+    progress: indicatif::ProgressBar,
     manifests: &[Manifest],
     policies: &[ReadyPolicy],
     objects: &ObjectSet,
     options: &RequestOptions,
 ) -> Outcomes {
-    let progress = progress_bar(args, manifests.len());
     let outcomes = manifests
         .par_iter()
         .map(|manifest| {
@@ -128,7 +157,8 @@ fn evaluate(
     outcomes
 }
 
-fn record_verdicts(
+/// Records each object and what every policy said about it.
+pub(super) fn record_verdicts(
     report: &mut ReportBuilder,
     manifests: &[Manifest],
     policies: &[ReadyPolicy],
@@ -178,7 +208,13 @@ fn print_report(report: &aksid_report::Report, args: &CheckArgs) -> Result<Outco
         OutputFormat::Sarif => Format::Sarif,
         OutputFormat::Junit => Format::Junit,
     };
-    let color = match args.color {
+    let text = render::render(report, format, use_color(args.color));
+    write_output(&text, report)
+}
+
+/// Whether text output is coloured.
+pub(super) fn use_color(choice: ColorChoice) -> bool {
+    match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         // NO_COLOR, CLICOLOR, CLICOLOR_FORCE, TERM=dumb and whether stdout is a terminal, as
@@ -186,10 +222,12 @@ fn print_report(report: &aksid_report::Report, args: &CheckArgs) -> Result<Outco
         ColorChoice::Auto => {
             anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
         }
-    };
-    let mut out = std::io::stdout().lock();
-    out.write_all(render::render(report, format, color).as_bytes())?;
-    out.flush()?;
+    }
+}
+
+/// Prints a rendered report and maps the report to the command's outcome.
+fn write_output(text: &str, report: &aksid_report::Report) -> Result<Outcome> {
+    write_text(text)?;
     Ok(match report.exit_code() {
         0 => Outcome::Clean,
         1 => Outcome::Rejected,
@@ -197,10 +235,12 @@ fn print_report(report: &aksid_report::Report, args: &CheckArgs) -> Result<Outco
     })
 }
 
-/// The cluster context-aware policies see: every object of the run whose kind some policy
-/// declared in `contextAwareResources` (the host serves no other kind), with the namespace its
-/// request gives it. A Pod and its ServiceAccount in different files are judged together.
-fn context_objects(
+/// The cluster context-aware policies see: `objects` (a live cluster's, or none), then every
+/// object of the run whose kind some policy declared in `contextAwareResources` (the host serves
+/// no other kind), with the namespace its request gives it, replacing a cluster object of the
+/// same name. A Pod and its ServiceAccount in different files are judged together.
+pub(super) fn context_objects(
+    mut objects: ObjectSet,
     manifests: &[Manifest],
     policies: &[ReadyPolicy],
     options: &RequestOptions,
@@ -210,7 +250,6 @@ fn context_objects(
         .flat_map(|p| p.metadata.context_aware_resources.iter())
         .map(|r| (r.api_version.as_str(), r.kind.as_str()))
         .collect();
-    let mut objects = ObjectSet::new();
     for manifest in manifests {
         if declared.contains(&(manifest.api_version(), manifest.kind())) {
             let mut request = admission_request(manifest, options);
@@ -241,10 +280,18 @@ fn add_input_failure(report: &mut ReportBuilder, failure: InputFailure) {
     }
 }
 
+/// Prints a rendered report on stdout.
+pub(super) fn write_text(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
 /// A progress bar on stderr for large runs on a terminal; hidden otherwise, so piped output and
 /// CI logs get nothing extra.
-fn progress_bar(args: &CheckArgs, evaluations: usize) -> indicatif::ProgressBar {
-    if args.no_progress || evaluations < PROGRESS_THRESHOLD || !std::io::stderr().is_terminal() {
+pub(super) fn progress_bar(no_progress: bool, evaluations: usize) -> indicatif::ProgressBar {
+    if no_progress || evaluations < PROGRESS_THRESHOLD || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(evaluations as u64);

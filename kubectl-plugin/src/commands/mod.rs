@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+mod audit;
 mod check;
 mod distribute;
 mod explain;
@@ -13,6 +14,7 @@ use anyhow::Result;
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Check(args) => check::execute(args),
+        Command::Audit(args) => audit::execute(args),
         Command::Policies(args) => policies::execute(args),
         Command::Explain(args) => explain::execute(args),
         Command::Manifests(args) => distribute::manifests(args),
