@@ -17,7 +17,7 @@ use serde_json::Value;
 use support::{Cluster, recorded_cluster, scratch, verdicts};
 
 /// A secret value of the recorded cluster, which no output may contain.
-const SECRET_VALUES: [&str; 2] = ["S3cr3tP@ssw0rd!2024xyz", "hunter2-Very-Secret-99"];
+const SECRET_VALUES: [&str; 2] = ["Qv7-orders-Pw!fixture-8812", "hunter2-Very-Secret-99"];
 
 fn row(policy: &str, kind: &str, name: &str, allowed: bool) -> (String, String, String, bool) {
     (policy.into(), kind.into(), name.into(), allowed)
@@ -138,7 +138,7 @@ mod audit {
         assert_eq!(pods.len(), 3, "5 Pods in pages of 2: {pods:#?}");
         assert_eq!(pods[0], "/api/v1/pods?limit=2");
         assert!(
-            pods[1].starts_with("/api/v1/pods?limit=2&continue="),
+            pods[1..].iter().all(|p| p.contains("limit=2") && p.contains("continue=")),
             "{pods:#?}"
         );
         assert!(
@@ -400,8 +400,8 @@ spec:
         - name: app
           image: contoso.azurecr.io/payments:2.0.0
           env:
-            - {name: LOG_PASSWORD_POLICY, value: strict-rotation-90-days}
-            - {name: DB_PASSWORD, value: \"S3cr3tP@ssw0rd!2024xyz\"}
+            - {name: LEGACY_DB_PASSWORD, value: \"An0ther-P@ssw0rd!2024\"}
+            - {name: DB_PASSWORD, value: \"Qv7-orders-Pw!fixture-8812\"}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -462,33 +462,51 @@ subjects:
         let secret = results.iter().find(|r| r["kind"] == "Deployment").unwrap();
         let message = secret["message"].as_str().unwrap();
         assert!(
-            message.contains("DB_PASSWORD") && !message.contains("LOG_PASSWORD_POLICY"),
+            message.contains("env[DB_PASSWORD]") && !message.contains("env[LEGACY_DB_PASSWORD]"),
             "the cluster's allowedNames apply: {message}"
+        );
+        // Without the cluster, the defaults flag both: the setting above is what spared one.
+        let offline = cluster
+            .aksid(&["check", "-f", "app.yaml", "-o", "json"])
+            .json(1);
+        let offline = offline["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "Deployment" && r["policy"] == "no-plaintext-secret-env")
+            .unwrap();
+        assert!(
+            offline["message"]
+                .as_str()
+                .unwrap()
+                .contains("env[LEGACY_DB_PASSWORD]")
         );
         assert!(!run.stdout.contains(SECRET_VALUES[0]));
     }
 
-    /// Lookups see the cluster with the manifests over it: a manifest's ClusterRole `view`
-    /// that grants everything replaces the cluster's harmless one.
+    /// Lookups see the cluster with the manifests over it: a binding to the cluster's
+    /// ClusterRole `ops-superuser` (everything on everything) is rejected, though offline the
+    /// role is unknown and the binding passes; a manifest's harmless `ops-superuser` replaces the
+    /// cluster's.
     #[rstest::rstest]
-    #[case::cluster_object_answers_lookups(false, 0)]
-    #[case::manifest_wins_over_cluster_object(true, 1)]
-    fn lookups_merge_cluster_and_manifests(#[case] redefine_view: bool, #[case] code: i32) {
+    #[case::cluster_object_answers_lookups(false, 1)]
+    #[case::manifest_wins_over_cluster_object(true, 0)]
+    fn lookups_merge_cluster_and_manifests(#[case] redefine_role: bool, #[case] code: i32) {
         let dir = scratch(&format!(
-            "lookups_merge_cluster_and_manifests_{redefine_view}"
+            "lookups_merge_cluster_and_manifests_{redefine_role}"
         ));
         let mut text = "\
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
-  name: carol-view
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+  name: dave-ops
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ops-superuser}
 subjects:
-  - {apiGroup: rbac.authorization.k8s.io, kind: User, name: carol@contoso.com}
+  - {apiGroup: rbac.authorization.k8s.io, kind: User, name: dave@contoso.com}
 "
         .to_owned();
-        if redefine_view {
-            text.push_str("---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: view\nrules:\n  - {apiGroups: [\"*\"], resources: [\"*\"], verbs: [\"*\"]}\n");
+        if redefine_role {
+            text.push_str("---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: ops-superuser\nrules:\n  - {apiGroups: [\"\"], resources: [pods], verbs: [get, list]}\n");
         }
         std::fs::write(dir.join("rbac.yaml"), text).unwrap();
         // The cluster's no-cluster-admin-users runs in monitor mode, which admits either way:
@@ -497,6 +515,19 @@ subjects:
         copy_dir(&recorded_cluster(), &fixtures);
         empty_list(&fixtures.join("lists/policies.kubewarden.io/v1/clusteradmissionpolicies.json"));
         let cluster = Cluster::start(&dir, &fixtures);
+        let allowed = |run: &support::Run, code: i32| {
+            let report = run.json(code);
+            let binding = report["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| {
+                    r["kind"] == "ClusterRoleBinding" && r["policy"] == "no-cluster-admin-users"
+                })
+                .unwrap_or_else(|| panic!("{}", run.describe()))
+                .clone();
+            binding["allowed"].as_bool().unwrap()
+        };
         let run = cluster.aksid(&[
             "check",
             "-f",
@@ -507,14 +538,14 @@ subjects:
             "-o",
             "json",
         ]);
-        let report = run.json(code);
-        let binding = report["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["kind"] == "ClusterRoleBinding" && r["policy"] == "no-cluster-admin-users")
-            .unwrap_or_else(|| panic!("{}", run.describe()));
-        assert_eq!(binding["allowed"], !redefine_view, "{}", run.describe());
+        assert_eq!(allowed(&run, code), redefine_role, "{}", run.describe());
+        if !redefine_role {
+            let offline = cluster.aksid(&["check", "-f", "rbac.yaml", "-o", "json"]);
+            assert!(
+                allowed(&offline, 0),
+                "offline the role is unknown: the cluster decided"
+            );
+        }
     }
 
     /// Where the cluster runs no aksid policy, the check says so and uses the defaults.
