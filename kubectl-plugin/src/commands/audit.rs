@@ -44,13 +44,7 @@ pub fn execute(args: AuditArgs) -> Result<Outcome> {
     let progress = spinner(args.no_progress);
     // -A is the default; clap refuses it together with -n.
     let namespace = args.namespace.as_deref().filter(|_| !args.all_namespaces);
-    let (judged, context) = list_targets(
-        &kubectl,
-        &targets,
-        namespace,
-        &progress,
-        &mut report,
-    );
+    let (judged, context) = list_targets(&kubectl, &targets, namespace, &progress, &mut report);
     progress.finish_and_clear();
     let manifests = manifests(judged, args.include_owned);
     for source in manifests
