@@ -640,7 +640,7 @@ mod large {
     }
 
     fn pod_spec(i: usize) -> Value {
-        let value = if i % 10 == 0 {
+        let value = if i.is_multiple_of(10) {
             json!({"name": "DB_PASSWORD", "value": format!("S3cr3t-{i:05}-P@ssw0rd!")})
         } else {
             json!({"name": "MODE", "value": "prod"})
@@ -664,7 +664,7 @@ mod large {
         };
         let pods = (0..1500).map(|i| json!({"metadata": meta(format!("pod-{i}"), Some(&format!("team-{}", i % 20)), i), "spec": pod_spec(i)})).collect();
         let deployments = (0..300).map(|i| json!({"metadata": meta(format!("app-{i}"), Some(&format!("team-{}", i % 20)), 10_000 + i), "spec": {"selector": {"matchLabels": {"app": "a"}}, "template": {"metadata": {"labels": {"app": "a"}}, "spec": pod_spec(i)}}})).collect();
-        let bindings = (0..200).map(|i| json!({"metadata": meta(format!("binding-{i}"), None, 20_000 + i), "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": if i % 50 == 0 { "cluster-admin" } else { "view" }}, "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": format!("user{i}@contoso.com")}]})).collect();
+        let bindings = (0..200).map(|i| json!({"metadata": meta(format!("binding-{i}"), None, 20_000 + i), "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": if i.is_multiple_of(50) { "cluster-admin" } else { "view" }}, "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": format!("user{i}@contoso.com")}]})).collect();
         let accounts = (0..100).map(|i| json!({"metadata": meta("default".to_owned(), Some(&format!("team-{i}")), 30_000 + i)})).collect();
         write_list(&fixtures, "core/v1/pods.json", "PodList", "v1", pods);
         write_list(
