@@ -297,6 +297,48 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
+    fn cluster_policy(namespace: Option<&str>, monitor: bool) -> ClusterPolicy {
+        ClusterPolicy {
+            id: "p".to_owned(),
+            namespace: namespace.map(str::to_owned),
+            monitor,
+        }
+    }
+
+    /// (allowed, warnings) of the one verdict left, or None when the policy does not apply.
+    #[rstest]
+    #[case::protect_rejection_stays(None, false, "shop", Some((false, 0)))]
+    #[case::monitor_rejection_admits_with_a_warning(None, true, "shop", Some((true, 1)))]
+    #[case::admission_policy_judges_its_namespace(Some("shop"), false, "shop", Some((false, 0)))]
+    #[case::admission_policy_ignores_other_namespaces(Some("shop"), false, "web", None)]
+    fn cluster_modes(
+        #[case] policy_namespace: Option<&str>,
+        #[case] monitor: bool,
+        #[case] object_namespace: &str,
+        #[case] expected: Option<(bool, usize)>,
+    ) {
+        let manifest = Manifest::new(
+            "app.yaml",
+            1,
+            1,
+            serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": object_namespace}}),
+        );
+        let rejection = aksid_host::Verdict {
+            accepted: false,
+            message: Some("no".to_owned()),
+            ..aksid_host::Verdict::default()
+        };
+        let mut outcomes: super::super::Outcomes = vec![vec![(0, Ok(rejection))]];
+        let policies = [cluster_policy(policy_namespace, monitor)];
+        apply_cluster_modes(&mut outcomes, &[manifest], &policies, "default");
+        let got = outcomes[0].first().map(|(_, v)| {
+            let v = v.as_ref().unwrap();
+            (v.accepted, v.warnings.len())
+        });
+        assert_eq!(got, expected);
+    }
+
     #[rstest]
     #[case::tag(
         "registry://myacr.azurecr.io/aksid/no-local-accounts:v0.1.0",
