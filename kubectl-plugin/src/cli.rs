@@ -14,6 +14,7 @@ Examples:
   kubectl aksid policies                              list the policies and what they check
   kubectl aksid explain workload-identity-labels      what a policy checks, why, how to fix
   kubectl aksid manifests --mode monitor | kubectl apply -f -   install the policies with Kubewarden
+  kubectl aksid audit -A                              audit the objects of the current cluster
 
 Exit status: 0 everything accepted, 1 something rejected, 2 an input or a policy could not be read.";
 
@@ -32,6 +33,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Run test files: expected verdicts per object and policy, with their settings.
     Test(TestArgs),
+    /// Audit the objects of a running cluster, listed through your own kubectl.
+    Audit(AuditArgs),
     /// List the policies with one-line descriptions.
     Policies(PoliciesArgs),
     /// Explain a policy: what it checks, why, its settings, a failing and a passing example.
@@ -74,6 +77,40 @@ pub enum TestOutputFormat {
     Github,
     /// Azure Pipelines logging commands, one per failed expectation.
     AzureDevops,
+}
+
+/// Output formats of `audit`: every `check` format, plus OpenReports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// Findings grouped by namespace, for people.
+    Text,
+    /// The report as JSON (the `check` schema).
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+    /// JUnit XML.
+    Junit,
+    /// OpenReports Report (per namespace) and ClusterReport objects, for kubectl apply and
+    /// Policy Reporter.
+    Openreports,
+}
+
+/// How aksid reaches a cluster: through the user's own kubectl, so kubeconfig, contexts, exec
+/// credential plugins (kubelogin), proxies and CA bundles behave as in the shell.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// The kubeconfig context to use [default: the current context].
+    #[arg(long, value_name = "CONTEXT")]
+    pub context: Option<String>,
+    /// The kubeconfig file [default: kubectl's own choice: $KUBECONFIG, ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Objects per list request (the API server's `limit`).
+    #[arg(long, value_name = "NUM", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub chunk_size: u32,
+    /// The kubectl to run [default: kubectl on the PATH].
+    #[arg(long, value_name = "PROGRAM", env = "KUBECTL")]
+    pub kubectl: Option<PathBuf>,
 }
 
 /// When to colour text output.
@@ -165,6 +202,59 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
     /// Never show a progress bar (it only appears on a terminal for large runs).
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Would this cluster admit it? Judge with the aksid policies the cluster runs
+    /// (ClusterAdmissionPolicy, AdmissionPolicy), their settings and mode; lookups see the
+    /// cluster's objects merged with the checked manifests (the manifest wins).
+    #[arg(long, conflicts_with = "settings")]
+    pub against_cluster: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  kubectl aksid audit -A                                    every namespace of the current context
+  kubectl aksid audit --context prod -n shop                one namespace of another context
+  kubectl aksid audit -A -o openreports | kubectl apply -f -   reports for Policy Reporter
+
+Lists, through your kubectl, the kinds the policies' rules select and the kinds their
+contextAwareResources declare, and judges each object as Kubewarden's audit scanner does: one
+CREATE request per object, context-aware lookups answered from the listed objects. Objects owned
+by a controller that is itself listed are judged once, through their owner (--include-owned
+judges them too). What you may not list (RBAC forbidden) is reported, and the audit goes on.
+
+Exit status: 0 everything accepted, 1 something rejected, 2 something could not be listed or
+evaluated.")]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Audit only this namespace (cluster-scoped kinds are still listed for lookups).
+    #[arg(short, long, value_name = "NS", conflicts_with = "all_namespaces")]
+    pub namespace: Option<String>,
+    /// Audit every namespace (the default when -n is not given).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Also judge objects owned by a listed controller (Pods of a ReplicaSet, ...).
+    #[arg(long)]
+    pub include_owned: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = AuditFormat::Text)]
+    pub output: AuditFormat,
+    /// Wall-clock limit per policy evaluation, e.g. 2s, 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Linear memory limit per policy instance, a Kubernetes quantity: 256Mi, 1Gi.
+    #[arg(long, value_name = "SIZE", default_value = "256Mi", value_parser = parse_size)]
+    pub memory_limit: usize,
+    /// When to colour text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Never show progress (it only appears on a terminal).
     #[arg(long)]
     pub no_progress: bool,
     #[command(flatten)]

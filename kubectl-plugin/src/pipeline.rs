@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// What one policy said about one object: the policy's index and its verdict or failure.
-type Outcomes = Vec<Vec<(usize, Result<aksid_host::Verdict, aksid_host::Error>)>>;
+pub type Outcomes = Vec<Vec<(usize, Result<aksid_host::Verdict, aksid_host::Error>)>>;
 
 /// The old object of an UPDATE request for a manifest, if any.
 pub type OldObjects<'a> = dyn Fn(&Manifest) -> Option<&'a Manifest> + Sync + 'a;
@@ -96,7 +96,7 @@ pub struct Judge<'a> {
 /// Evaluates every object with every policy that selects it and records the verdicts; returns
 /// the cluster context, which a caller about to exit may leak rather than free.
 pub fn judge(report: &mut ReportBuilder, manifests: &[Manifest], judge: &Judge) -> ObjectSet {
-    let objects = context_objects(manifests, judge.policies, judge.options);
+    let objects = context_objects(ObjectSet::new(), manifests, judge.policies, judge.options);
     let outcomes = evaluate(manifests, judge, &objects);
     record_verdicts(report, manifests, judge.policies, outcomes);
     objects
@@ -104,7 +104,7 @@ pub fn judge(report: &mut ReportBuilder, manifests: &[Manifest], judge: &Judge) 
 
 /// One task per object: its request is built and serialised once, judged by every policy whose
 /// rules select it, and dropped, so a large run holds each object only once.
-fn evaluate(manifests: &[Manifest], judge: &Judge, objects: &ObjectSet) -> Outcomes {
+pub fn evaluate(manifests: &[Manifest], judge: &Judge, objects: &ObjectSet) -> Outcomes {
     let outcomes = manifests
         .par_iter()
         .map(|manifest| {
@@ -128,7 +128,8 @@ fn evaluate(manifests: &[Manifest], judge: &Judge, objects: &ObjectSet) -> Outco
     outcomes
 }
 
-fn record_verdicts(
+/// Records each object and what every policy said about it.
+pub fn record_verdicts(
     report: &mut ReportBuilder,
     manifests: &[Manifest],
     policies: &[ReadyPolicy],
@@ -154,10 +155,12 @@ fn record_verdicts(
     }
 }
 
-/// The cluster context-aware policies see: every object of the run whose kind some policy
-/// declared in `contextAwareResources` (the host serves no other kind), with the namespace its
-/// request gives it. A Pod and its ServiceAccount in different files are judged together.
-fn context_objects(
+/// The cluster context-aware policies see: `objects` (a live cluster's, or none), then every
+/// object of the run whose kind some policy declared in `contextAwareResources` (the host serves
+/// no other kind), with the namespace its request gives it, replacing a cluster object of the
+/// same name. A Pod and its ServiceAccount in different files are judged together.
+pub fn context_objects(
+    mut objects: ObjectSet,
     manifests: &[Manifest],
     policies: &[ReadyPolicy],
     options: &RequestOptions,
@@ -167,7 +170,6 @@ fn context_objects(
         .flat_map(|p| p.metadata.context_aware_resources.iter())
         .map(|r| (r.api_version.as_str(), r.kind.as_str()))
         .collect();
-    let mut objects = ObjectSet::new();
     for manifest in manifests {
         if declared.contains(&(manifest.api_version(), manifest.kind())) {
             let mut request = admission_request(manifest, options);

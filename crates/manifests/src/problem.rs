@@ -50,6 +50,13 @@ pub enum ProblemKind {
     PolicyFailed,
     /// An exception names a policy id the run does not know.
     UnknownPolicy,
+    /// The cluster refused to list a resource to this user (RBAC `forbidden`).
+    Forbidden,
+    /// A resource of the cluster could not be listed for another reason (kubectl failed).
+    ListFailed,
+    /// `check --against-cluster`: the cluster runs no aksid policy, so the defaults were used
+    /// (a notice).
+    NoClusterPolicy,
 }
 
 impl ProblemKind {
@@ -72,14 +79,19 @@ impl ProblemKind {
             ProblemKind::NoObjects => "noObjects",
             ProblemKind::PolicyFailed => "policyFailed",
             ProblemKind::UnknownPolicy => "unknownPolicy",
+            ProblemKind::Forbidden => "forbidden",
+            ProblemKind::ListFailed => "listFailed",
+            ProblemKind::NoClusterPolicy => "noClusterPolicy",
         }
     }
 
-    /// The severity this kind always has: everything is an error except [`ProblemKind::Empty`]
-    /// and [`ProblemKind::NotFollowed`].
+    /// The severity this kind always has: everything is an error except [`ProblemKind::Empty`],
+    /// [`ProblemKind::NotFollowed`] and [`ProblemKind::NoClusterPolicy`].
     pub fn severity(self) -> Severity {
         match self {
-            ProblemKind::Empty | ProblemKind::NotFollowed => Severity::Notice,
+            ProblemKind::Empty | ProblemKind::NotFollowed | ProblemKind::NoClusterPolicy => {
+                Severity::Notice
+            }
             _ => Severity::Error,
         }
     }

@@ -8,7 +8,9 @@
 //!   [`Exceptions`] from `.aksid.yaml`, and builds a sorted, summarised [`Report`].
 //! - [`render`] turns a report into `text` (grouped by file, colour on request), `json` (the data
 //!   model below), `sarif` (SARIF 2.1.0 for GitHub code scanning), `junit` (JUnit XML), or
-//!   `github` / `azure-devops` (CI annotations: workflow and logging commands).
+//!   `github` / `azure-devops` (CI annotations: workflow and logging commands);
+//!   [`render::openreports`] turns it into OpenReports `Report`/`ClusterReport` objects
+//!   (`kubectl aksid audit -o openreports`, for Policy Reporter), given a timestamp.
 //!
 //! No filesystem, no clock and no wasm runtime: the caller passes text and "today" in.
 //!

@@ -2,11 +2,13 @@
 
 mod ci;
 mod junit;
+mod openreports;
 mod sarif;
 mod text;
 
 pub use ci::{Annotation, Level, azure_devops, azure_devops_line, github, github_line};
 pub use junit::{junit, xml_escape};
+pub use openreports::{OPENREPORTS_API_VERSION, OpenReportsOptions, openreports};
 pub use sarif::sarif;
 pub use text::text;
 

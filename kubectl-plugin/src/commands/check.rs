@@ -2,38 +2,75 @@
 //!
 //! The filesystem is touched only here and in the shared [`crate::pipeline`] (reading inputs,
 //! finding `.aksid.yaml`); loading, request building and reporting are the pure
-//! `aksid-manifests` and `aksid-report` crates, and evaluation is `aksid-host`.
+//! `aksid-manifests` and `aksid-report` crates, and evaluation is `aksid-host`. With
+//! `--against-cluster`, the policies, their settings and modes and the lookups come from a
+//! running cluster ([`against_cluster`]).
 
 use crate::Outcome;
 use crate::cli::{CheckArgs, ColorChoice, OutputFormat};
 use crate::pipeline::{self, Judge};
 use crate::policy_set::{self, ReadyPolicy};
+use aksid_host::ObjectSet;
 use aksid_manifests::{ProblemKind, RequestOptions};
 use aksid_report::{Format, InputError, render};
 use anyhow::Result;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+mod against_cluster;
+
 /// Above this many objects a terminal gets a progress bar.
 const PROGRESS_THRESHOLD: usize = 300;
 
+/// What one policy said about one object (see [`pipeline::Outcomes`]).
+pub(super) type Outcomes = pipeline::Outcomes;
+
 pub fn execute(args: CheckArgs) -> Result<Outcome> {
-    let policies = prepare_policies(&args)?;
+    let (policies, cluster_objects, cluster_policies, problems) = if args.against_cluster {
+        let run = against_cluster::prepare(&args)?;
+        (
+            run.policies,
+            run.objects,
+            run.cluster_policies,
+            run.problems,
+        )
+    } else {
+        (
+            prepare_policies(&args)?,
+            ObjectSet::new(),
+            Vec::new(),
+            Vec::new(),
+        )
+    };
     let mut report = pipeline::new_report(&policies, &args.namespace);
+    for problem in problems {
+        match problem.kind.severity() {
+            aksid_manifests::Severity::Notice => report.add_notice(problem),
+            aksid_manifests::Severity::Error => report.add_error(problem),
+        }
+    }
     let read = pipeline::read_paths(&args.paths, args.max_file_size, args.no_ignore);
     let manifests = pipeline::load_inputs(read, args.max_file_size, &mut report);
     let options = RequestOptions::default()
         .namespace(args.namespace.clone())
         .username(args.user.clone())
         .groups(args.groups.clone());
-    let progress = progress_bar(&args, manifests.len());
+    let progress = progress_bar(args.no_progress, manifests.len());
     let judge = Judge {
         policies: &policies,
         options: &options,
         old_objects: &|_| None,
         progress: &progress,
     };
-    let objects = pipeline::judge(&mut report, &manifests, &judge);
+    let objects = pipeline::context_objects(cluster_objects, &manifests, &policies, &options);
+    let mut outcomes = pipeline::evaluate(&manifests, &judge, &objects);
+    against_cluster::apply_cluster_modes(
+        &mut outcomes,
+        &manifests,
+        &cluster_policies,
+        &args.namespace,
+    );
+    pipeline::record_verdicts(&mut report, &manifests, &policies, outcomes);
     if manifests.is_empty() {
         report.add_error(no_objects(&args));
     }
@@ -85,9 +122,7 @@ fn print_report(report: &aksid_report::Report, args: &CheckArgs) -> Result<Outco
         OutputFormat::Github => Format::Github,
         OutputFormat::AzureDevops => Format::AzureDevops,
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(render::render(report, format, use_color(args.color)).as_bytes())?;
-    out.flush()?;
+    write_text(&render::render(report, format, use_color(args.color)))?;
     Ok(match report.exit_code() {
         0 => Outcome::Clean,
         1 => Outcome::Rejected,
@@ -96,7 +131,7 @@ fn print_report(report: &aksid_report::Report, args: &CheckArgs) -> Result<Outco
 }
 
 /// Whether text output is coloured.
-fn use_color(choice: ColorChoice) -> bool {
+pub(super) fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -108,10 +143,18 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
+/// Prints a rendered report on stdout.
+pub(super) fn write_text(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
 /// A progress bar on stderr for large runs on a terminal; hidden otherwise, so piped output and
 /// CI logs get nothing extra.
-fn progress_bar(args: &CheckArgs, evaluations: usize) -> indicatif::ProgressBar {
-    if args.no_progress || evaluations < PROGRESS_THRESHOLD || !std::io::stderr().is_terminal() {
+pub(super) fn progress_bar(no_progress: bool, evaluations: usize) -> indicatif::ProgressBar {
+    if no_progress || evaluations < PROGRESS_THRESHOLD || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(evaluations as u64);

@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+mod audit;
 mod check;
 mod distribute;
 mod explain;
@@ -15,6 +16,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Check(args) => check::execute(args),
         Command::Test(args) => test::execute(args),
+        Command::Audit(args) => audit::execute(args),
         Command::Policies(args) => policies::execute(args),
         Command::Explain(args) => explain::execute(args),
         Command::Manifests(args) => distribute::manifests(args),

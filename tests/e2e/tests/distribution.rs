@@ -12,6 +12,9 @@
 #[path = "distribution/support.rs"]
 mod support;
 
+#[path = "common/crd_schema.rs"]
+mod common_crd_schema;
+
 use serde_json::{Value, json};
 use support::{POLICIES, Registry, aksid_run, artifact, digest, fenced, repo_root, scratch};
 
@@ -31,81 +34,22 @@ mod crd_schema {
 
     const CRD: &str = "tests/schemas/clusteradmissionpolicies.policies.kubewarden.io.yaml";
 
-    /// The `openAPIV3Schema` of the served, stored `v1` version of the vendored
-    /// ClusterAdmissionPolicy CRD, as a JSON schema that refuses what the CRD does not define:
-    ///
-    /// - every object schema that lists `properties` and does not say
-    ///   `x-kubernetes-preserve-unknown-fields: true` gets `additionalProperties: false`, as
-    ///   `kubectl apply` (server-side strict field validation) refuses unknown fields;
-    /// - OpenAPI's `nullable: true` becomes a `null` alternative of the type;
-    /// - `x-kubernetes-*` keys stay, as annotations the validator ignores;
-    /// - `metadata`, which the CRD leaves as `type: object` because the API server validates
-    ///   ObjectMeta itself, gets the part of ObjectMeta a generated manifest may set: a
-    ///   DNS-subdomain `name` (required), and string maps `labels` and `annotations`.
+    /// The `v1` schema of the vendored ClusterAdmissionPolicy CRD, made strict (see
+    /// [`common_crd_schema::strict`]; the CRD is cluster-scoped).
     pub fn strict() -> Value {
-        let path = repo_root().join(CRD);
-        let text = std::fs::read_to_string(&path).expect("read the vendored CRD");
-        let documents = support::yaml_documents(&text);
-        assert_eq!(documents.len(), 1, "{CRD} holds one document");
-        let crd = &documents[0];
-        assert_eq!(crd["kind"], "CustomResourceDefinition");
-        assert_eq!(crd["spec"]["group"], "policies.kubewarden.io");
-        assert_eq!(crd["spec"]["names"]["kind"], "ClusterAdmissionPolicy");
-        assert_eq!(crd["spec"]["scope"], "Cluster");
-        let v1 = crd["spec"]["versions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["name"] == "v1")
-            .expect("the CRD defines v1");
-        assert!(
-            v1["served"] == true && v1["storage"] == true,
-            "v1 is served and stored"
+        let schema = common_crd_schema::strict(
+            &repo_root().join(CRD),
+            "policies.kubewarden.io",
+            "ClusterAdmissionPolicy",
+            "v1",
         );
-        let mut schema = v1["schema"]["openAPIV3Schema"].clone();
-        tighten(&mut schema);
-        schema["properties"]["metadata"] = json!({
-            "type": "object",
-            "required": ["name"],
-            "additionalProperties": false,
-            "properties": {
-                "name": {
-                    "type": "string",
-                    "maxLength": 253,
-                    "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-                },
-                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-        });
+        assert!(
+            schema["properties"]["metadata"]["properties"]
+                .get("namespace")
+                .is_none(),
+            "{CRD} is cluster-scoped"
+        );
         schema
-    }
-
-    fn tighten(schema: &mut Value) {
-        let Some(object) = schema.as_object_mut() else {
-            return;
-        };
-        if object.remove("nullable") == Some(Value::Bool(true))
-            && let Some(Value::String(kind)) = object.get("type").cloned()
-        {
-            object.insert("type".into(), json!([kind, "null"]));
-        }
-        let preserves_unknown =
-            object.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-        if object.contains_key("properties")
-            && !preserves_unknown
-            && !object.contains_key("additionalProperties")
-        {
-            object.insert("additionalProperties".into(), Value::Bool(false));
-        }
-        if let Some(Value::Object(properties)) = object.get_mut("properties") {
-            properties.values_mut().for_each(tighten);
-        }
-        for key in ["items", "additionalProperties"] {
-            if let Some(nested) = object.get_mut(key) {
-                tighten(nested);
-            }
-        }
     }
 
     /// Asserts every document conforms to [`strict`].

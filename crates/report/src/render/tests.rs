@@ -5,7 +5,7 @@
 use super::*;
 use crate::{Date, Exceptions, PolicyInfo, ReportBuilder, Verdict};
 use aksid_manifests::{Manifest, load};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const APP: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: billing-api\n  namespace: legacy\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: billing\n  namespace: legacy\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n";
 const CLUSTER: &str = "apiVersion: containerservice.azure.com/v1api20231001\nkind: ManagedCluster\nmetadata:\n  name: aks\n  namespace: infra\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: admins\n";
@@ -544,4 +544,106 @@ fn xml_elements(xml: &str) -> Vec<(String, std::collections::BTreeMap<String, St
         }
     }
     out
+}
+
+fn openreports_value() -> Value {
+    let options = OpenReportsOptions {
+        timestamp_seconds: 1_790_000_000,
+        ..OpenReportsOptions::default()
+    };
+    serde_json::from_str(&openreports(&report(), &options)).expect("openreports is JSON")
+}
+
+/// The (kind, namespace) of each report and its summary.
+#[test]
+fn openreports_one_report_per_namespace_and_one_cluster_report() {
+    let list = openreports_value();
+    assert_eq!(
+        (&list["apiVersion"], &list["kind"]),
+        (&json!("v1"), &json!("List"))
+    );
+    let reports: Vec<(String, Value, Value)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["apiVersion"], "openreports.io/v1alpha1");
+            assert_eq!(r["source"], "kubectl-aksid");
+            (
+                r["kind"].as_str().unwrap().to_owned(),
+                r["metadata"]["namespace"].clone(),
+                r["summary"].clone(),
+            )
+        })
+        .collect();
+    let summary = |pass, fail, warn, error, skip| json!({"pass": pass, "fail": fail, "warn": warn, "error": error, "skip": skip});
+    assert_eq!(
+        reports,
+        vec![
+            (
+                "ClusterReport".to_owned(),
+                Value::Null,
+                summary(0, 1, 0, 0, 0)
+            ),
+            (
+                "Report".to_owned(),
+                json!("default"),
+                summary(0, 0, 0, 1, 0)
+            ),
+            ("Report".to_owned(), json!("infra"), summary(0, 1, 0, 0, 0)),
+            ("Report".to_owned(), json!("legacy"), summary(1, 0, 1, 0, 1)),
+        ]
+    );
+}
+
+#[rstest::rstest]
+#[case::rejected_is_fail("ClusterRoleBinding", "no-cluster-admin-users", "fail")]
+#[case::accepted_with_warnings_is_warn("Deployment", "workload-identity-labels", "warn")]
+#[case::excepted_rejection_is_skip("Deployment", "no-plaintext-secret-env", "skip")]
+#[case::accepted_is_pass("ServiceAccount", "workload-identity-labels", "pass")]
+#[case::failed_evaluation_is_error("ConfigMap", "no-plaintext-secret-env", "error")]
+fn openreports_result_per_object_and_policy(
+    #[case] kind: &str,
+    #[case] policy: &str,
+    #[case] expected: &str,
+) {
+    let list = openreports_value();
+    let results: Vec<&Value> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["results"].as_array().unwrap())
+        .filter(|r| r["resources"][0]["kind"] == kind && r["policy"] == policy)
+        .collect();
+    assert_eq!(results.len(), 1, "{results:#?}");
+    let r = results[0];
+    assert_eq!(r["result"], expected);
+    assert_eq!(
+        (&r["severity"], &r["category"]),
+        (&json!("high"), &json!("Identity"))
+    );
+    assert_eq!(
+        r["timestamp"],
+        json!({"seconds": 1_790_000_000, "nanos": 0})
+    );
+    assert_eq!(r["scored"], true);
+}
+
+#[test]
+fn openreports_severity_outside_the_crd_enum_is_left_out() {
+    let mut builder = ReportBuilder::new();
+    let m = objects(
+        "cluster",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: a\n",
+    );
+    builder.add_policy(PolicyInfo {
+        severity: Some("severe".to_owned()),
+        ..PolicyInfo::new("x")
+    });
+    builder.add_verdict(&m[0], "x", Verdict::reject("no"));
+    let text = openreports(&builder.build(), &OpenReportsOptions::default());
+    let list: Value = serde_json::from_str(&text).unwrap();
+    let result = &list["items"][0]["results"][0];
+    assert_eq!(result["result"], "fail");
+    assert!(result.get("severity").is_none(), "{result:#}");
 }

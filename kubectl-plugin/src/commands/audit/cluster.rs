@@ -1,0 +1,314 @@
+//! The cluster, reached only through the user's own `kubectl` (`$KUBECTL`, else `kubectl` on the
+//! PATH): API discovery and paged lists with `kubectl get --raw`, so kubeconfig, contexts, exec
+//! credential plugins (kubelogin), proxies and CA bundles behave exactly as in the user's shell,
+//! and aksid holds no credential of its own.
+
+use crate::cli::ClusterArgs;
+use anyhow::{Result, bail};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A resource the API server serves, as discovery describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResource {
+    /// API group (`""` for the core group).
+    pub group: String,
+    /// Version.
+    pub version: String,
+    /// Plural resource name.
+    pub resource: String,
+    /// Kind.
+    pub kind: String,
+    /// True for namespaced resources.
+    pub namespaced: bool,
+    /// Whether `list` is among its verbs.
+    pub listable: bool,
+}
+
+impl ApiResource {
+    /// `group/version`, or `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `resource.group` (`pods` for the core group), as RBAC and kubectl name it.
+    pub fn label(&self) -> String {
+        if self.group.is_empty() {
+            self.resource.clone()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        }
+    }
+
+    /// The list path, in one namespace or across all.
+    fn path(&self, namespace: Option<&str>) -> String {
+        let base = if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        };
+        match namespace.filter(|_| self.namespaced) {
+            Some(ns) => format!("{base}/namespaces/{ns}/{}", self.resource),
+            None => format!("{base}/{}", self.resource),
+        }
+    }
+}
+
+/// Why a resource could not be listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListError {
+    /// RBAC refused it; the server's message.
+    Forbidden(String),
+    /// kubectl failed otherwise; its message.
+    Failed(String),
+}
+
+/// The user's kubectl with the context and kubeconfig flags given.
+#[derive(Debug, Clone)]
+pub struct Kubectl {
+    program: PathBuf,
+    context: Option<String>,
+    kubeconfig: Option<PathBuf>,
+    chunk_size: u32,
+}
+
+impl Kubectl {
+    /// kubectl as the flags (and `$KUBECTL`, read by clap) say.
+    pub fn new(args: &ClusterArgs) -> Kubectl {
+        Kubectl {
+            program: args
+                .kubectl
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("kubectl")),
+            context: args.context.clone(),
+            kubeconfig: args.kubeconfig.clone(),
+            chunk_size: args.chunk_size,
+        }
+    }
+
+    /// `kubectl get --raw PATH`, parsed as JSON.
+    fn get_raw(&self, path: &str) -> Result<Value, ListError> {
+        let mut command = Command::new(&self.program);
+        if let Some(kubeconfig) = &self.kubeconfig {
+            command.arg("--kubeconfig").arg(kubeconfig);
+        }
+        if let Some(context) = &self.context {
+            command.arg("--context").arg(context);
+        }
+        command.args(["get", "--raw", path]);
+        let output = command.output().map_err(|e| {
+            ListError::Failed(format!(
+                "cannot run {}: {e}; install kubectl or set $KUBECTL",
+                self.program.display()
+            ))
+        })?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+            let message = stderr
+                .strip_prefix("Error from server (Forbidden): ")
+                .map(str::to_owned);
+            return Err(match message {
+                Some(m) => ListError::Forbidden(m),
+                None if stderr.contains("(Forbidden)") => ListError::Forbidden(stderr),
+                None => ListError::Failed(stderr),
+            });
+        }
+        serde_json::from_slice(&output.stdout).map_err(|e| {
+            ListError::Failed(format!("kubectl get --raw {path} returned no JSON: {e}"))
+        })
+    }
+
+    /// Every listable resource of the cluster (the preferred version of each group, plus every
+    /// version the `wanted` group/version pairs name).
+    pub fn discover(&self, wanted: &[(String, String)]) -> Result<Vec<ApiResource>> {
+        let core = self.get_raw("/api").map_err(discovery_error)?;
+        let mut versions: Vec<(String, String)> = core["versions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|v| (String::new(), v.to_owned()))
+            .collect();
+        let groups = self.get_raw("/apis").map_err(discovery_error)?;
+        for group in groups["groups"].as_array().into_iter().flatten() {
+            let name = group["name"].as_str().unwrap_or_default();
+            let preferred = group["preferredVersion"]["version"].as_str();
+            for version in group["versions"].as_array().into_iter().flatten() {
+                let v = version["version"].as_str().unwrap_or_default();
+                let named = wanted.iter().any(|(g, wv)| g == name && wv == v);
+                if Some(v) == preferred || named {
+                    versions.push((name.to_owned(), v.to_owned()));
+                }
+            }
+        }
+        let mut resources = Vec::new();
+        for (group, version) in versions {
+            let path = if group.is_empty() {
+                format!("/api/{version}")
+            } else {
+                format!("/apis/{group}/{version}")
+            };
+            // A group whose discovery fails (an aggregated API that is down) only loses itself.
+            let Ok(list) = self.get_raw(&path) else {
+                continue;
+            };
+            resources.extend(parse_resource_list(&group, &version, &list));
+        }
+        Ok(resources)
+    }
+
+    /// Lists `resource` page by page (`limit` = `--chunk-size`, then `continue`), returning its
+    /// items with `apiVersion` and `kind` set, as a single get would show them.
+    pub fn list(
+        &self,
+        resource: &ApiResource,
+        namespace: Option<&str>,
+        mut on_page: impl FnMut(usize),
+    ) -> Result<Vec<Value>, ListError> {
+        let mut items = Vec::new();
+        let mut token = String::new();
+        loop {
+            let mut path = format!("{}?limit={}", resource.path(namespace), self.chunk_size);
+            if !token.is_empty() {
+                path.push_str("&continue=");
+                path.push_str(&percent_encode(&token));
+            }
+            let mut page = self.get_raw(&path)?;
+            let Some(Value::Array(page_items)) = page.get_mut("items").map(Value::take) else {
+                return Err(ListError::Failed(format!(
+                    "{} of {}: the answer has no items list",
+                    path,
+                    resource.label()
+                )));
+            };
+            for mut item in page_items {
+                if let Some(object) = item.as_object_mut() {
+                    object.insert("apiVersion".into(), resource.api_version().into());
+                    object.insert("kind".into(), resource.kind.clone().into());
+                    items.push(item);
+                }
+            }
+            on_page(items.len());
+            token = page["metadata"]["continue"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if token.is_empty() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+fn discovery_error(e: ListError) -> anyhow::Error {
+    match e {
+        ListError::Forbidden(m) | ListError::Failed(m) => {
+            anyhow::anyhow!("API discovery through kubectl failed: {m}")
+        }
+    }
+}
+
+/// The resources of one `APIResourceList`, without subresources.
+fn parse_resource_list(group: &str, version: &str, list: &Value) -> Vec<ApiResource> {
+    list["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            let resource = r["name"].as_str()?;
+            if resource.contains('/') {
+                return None;
+            }
+            let verbs = r["verbs"].as_array();
+            Some(ApiResource {
+                group: group.to_owned(),
+                version: version.to_owned(),
+                resource: resource.to_owned(),
+                kind: r["kind"].as_str()?.to_owned(),
+                namespaced: r["namespaced"].as_bool().unwrap_or(false),
+                listable: verbs.is_some_and(|v| v.iter().any(|v| v == "list")),
+            })
+        })
+        .collect()
+}
+
+/// Percent-encodes a `continue` token for a query string (tokens are base64, which has `+`,
+/// `/` and `=`).
+fn percent_encode(token: &str) -> String {
+    token
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Fails with kubectl's own words when the cluster cannot be reached at all.
+pub fn check_reachable(kubectl: &Kubectl) -> Result<()> {
+    match kubectl.get_raw("/version") {
+        Ok(_) | Err(ListError::Forbidden(_)) => Ok(()),
+        Err(ListError::Failed(m)) => bail!(
+            "cannot reach the cluster through kubectl: {m}\n\nCheck that `kubectl get --raw /version` \
+             works with the same --context and --kubeconfig."
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    #[rstest]
+    #[case::core_namespaced("", "pods", true, Some("shop"), "/api/v1/namespaces/shop/pods")]
+    #[case::core_all_namespaces("", "pods", true, None, "/api/v1/pods")]
+    #[case::cluster_scoped_ignores_namespace(
+        "rbac.authorization.k8s.io",
+        "clusterroles",
+        false,
+        Some("shop"),
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+    )]
+    fn list_paths(
+        #[case] group: &str,
+        #[case] resource: &str,
+        #[case] namespaced: bool,
+        #[case] namespace: Option<&str>,
+        #[case] expected: &str,
+    ) {
+        let r = ApiResource {
+            group: group.into(),
+            version: "v1".into(),
+            resource: resource.into(),
+            kind: "K".into(),
+            namespaced,
+            listable: true,
+        };
+        assert_eq!(r.path(namespace), expected);
+    }
+
+    #[test]
+    fn subresources_are_not_listed() {
+        let list = json!({"resources": [
+            {"name": "pods", "kind": "Pod", "namespaced": true, "verbs": ["get", "list"]},
+            {"name": "pods/log", "kind": "Pod", "namespaced": true, "verbs": ["get"]},
+        ]});
+        let resources = parse_resource_list("", "v1", &list);
+        assert_eq!(resources.len(), 1);
+        assert!(resources[0].listable && resources[0].namespaced);
+    }
+
+    #[test]
+    fn continue_tokens_are_encoded() {
+        assert_eq!(percent_encode("eyJ+/="), "eyJ%2B%2F%3D");
+    }
+}
