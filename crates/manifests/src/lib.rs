@@ -34,6 +34,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod kinds;
 mod load;
 mod problem;
 mod request;
