@@ -261,7 +261,7 @@ impl Loader {
             }
             return;
         };
-        // `{a: 1}` is YAML flow style, not JSON: if the whole input reads as YAML, use that.
+        let mut message = error.message;
         if error.kind == json::JsonErrorKind::Syntax {
             let mut as_yaml = Loader {
                 file: Arc::clone(&self.file),
@@ -270,8 +270,13 @@ impl Loader {
             };
             as_yaml.load_yaml(text);
             if !as_yaml.out.has_errors() && !as_yaml.out.objects.is_empty() {
-                self.out = as_yaml.out;
-                return;
+                // kubectl reads a file that starts with `{` as JSON, so `{a: 1}` (YAML flow
+                // style) fails there; other YAML in a `.json` file or a `[` stream is YAML to it.
+                if !text.trim_start().starts_with('{') {
+                    self.out = as_yaml.out;
+                    return;
+                }
+                message.push_str("; this is YAML flow style, which kubectl refuses in a file that starts with {: write it as JSON or as block YAML");
             }
         }
         let document = docs.len() + 1;
@@ -286,7 +291,7 @@ impl Loader {
             _ => ProblemKind::MalformedJson,
         };
         self.push(
-            InputProblem::new(kind, &self.file, error.message)
+            InputProblem::new(kind, &self.file, message)
                 .at(document, error.line)
                 .column(Some(error.column)),
         );

@@ -82,9 +82,12 @@ fn json_streams_lists_and_arrays() {
 }
 
 #[test]
-fn yaml_flow_style_is_not_mistaken_for_json() {
+fn yaml_flow_style_in_a_file_starting_with_a_brace_is_refused_as_kubectl_does() {
     let loaded = load_str("flow.yaml", "{apiVersion: v1, kind: Pod}\n");
-    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    let shown = only_problem(&loaded, ProblemKind::MalformedJson, Some(1), 1);
+    assert!(shown.contains("YAML flow style, which kubectl refuses"), "{shown}");
+    let loaded = load_str("flow.json", "apiVersion: v1\nkind: Pod\n");
+    assert!(loaded.problems.is_empty(), "YAML in a .json file is YAML to kubectl too");
     assert_eq!(lines(&loaded), vec![(1, 1, "Pod")]);
 }
 
