@@ -42,7 +42,15 @@ fn kubectl_available() -> bool {
 fn kubectl(path: &Path) -> Result<Vec<Value>, String> {
     let file = path.to_str().unwrap();
     let out = Command::new("kubectl")
-        .args(["annotate", "--local", "-f", file, &format!("{PROBE}=x"), "-o", "json"])
+        .args([
+            "annotate",
+            "--local",
+            "-f",
+            file,
+            &format!("{PROBE}=x"),
+            "-o",
+            "json",
+        ])
         .env("KUBECONFIG", "/dev/null")
         .output()
         .expect("kubectl runs");
@@ -112,7 +120,10 @@ fn compare(file: &str, text: &str, expect: Expect) {
 #[case::underscores_in_numbers("a: 1_000\nb: 1__0\nc: 685_230.15\nd: -_1", Same)]
 #[case::hex_and_binary("a: 0x1f\nb: 0X1F\nc: -0x1f\nd: 0b101\ne: 0b2", Same)]
 #[case::not_octal_is_a_float("a: 09\nb: 08.5", Same)]
-#[case::floats("a: 1.5\nb: 1e3\nc: 1.0\nd: -0.0\ne: 0.1\nf: .5\ng: 1e21\nh: 1e-7", Same)]
+#[case::floats(
+    "a: 1.5\nb: 1e3\nc: 1.0\nd: -0.0\ne: 0.1\nf: .5\ng: 1e21\nh: 1e-7",
+    Same
+)]
 #[case::big_integers(
     "a: 18446744073709551615\nb: 9223372036854775807\nc: -9223372036854775808\nd: 99999999999999999999",
     Same
@@ -121,13 +132,22 @@ fn compare(file: &str, text: &str, expect: Expect) {
 #[case::positive_infinity_is_refused("a: .inf", BothRefuse)]
 #[case::negative_infinity_is_refused("a: -.Inf", BothRefuse)]
 #[case::nan_is_refused("a: .nan", BothRefuse)]
-#[case::dates_and_times_stay_strings("a: 2001-12-14\nb: 2001-12-14t21:59:43.10-05:00\nc: 1:20", Same)]
+#[case::dates_and_times_stay_strings(
+    "a: 2001-12-14\nb: 2001-12-14t21:59:43.10-05:00\nc: 1:20",
+    Same
+)]
 #[case::quoted_strings(
     "a: \"yes\"\nb: 'on'\nc: \"0644\"\nd: \"tab\\there\"\ne: ''\nf: 'it''s'\ng: \"\\u00e9\"",
     Same
 )]
-#[case::block_scalars("a: |\n  one\n  two\nb: >-\n  folded\n  text\nc: |+\n  keep\n\nd: x", Same)]
-#[case::tags("a: !custom yes\nb: ! on\nc: !!str 0644\nd: !!int \"12\"\ne: !!float 3\nf: !!bool \"yes\"", Same)]
+#[case::block_scalars(
+    "a: |\n  one\n  two\nb: >-\n  folded\n  text\nc: |+\n  keep\n\nd: x",
+    Same
+)]
+#[case::tags(
+    "a: !custom yes\nb: ! on\nc: !!str 0644\nd: !!int \"12\"\ne: !!float 3\nf: !!bool \"yes\"",
+    Same
+)]
 #[case::wrong_tag_is_refused("a: !!int abc", BothRefuse)]
 #[case::binary("a: !!binary aGVsbG8=", Same)]
 #[case::keys_become_strings("yes: a\nn: b\n1.5: c\n1e3: d\n0x10: e\n12: f", Same)]
@@ -140,7 +160,9 @@ fn compare(file: &str, text: &str, expect: Expect) {
 #[case::unknown_alias_is_refused("a: *nowhere", BothRefuse)]
 #[case::duplicate_keys(
     "a: 1\na: 2",
-    AksidStricter("a key written twice: the reviewer may read one value and the cluster get another")
+    AksidStricter(
+        "a key written twice: the reviewer may read one value and the cluster get another"
+    )
 )]
 #[case::tab_after_a_colon("a:\tvalue\nb: \"x\"", Same)]
 fn scalars_keys_and_structure(#[case] body: &str, #[case] expect: Expect) {
@@ -152,7 +174,10 @@ fn scalars_keys_and_structure(#[case] body: &str, #[case] expect: Expect) {
     "apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: crlf\r\ndata:\r\n  a: |\r\n    x\r\n    y\r\n",
     Same
 )]
-#[case::byte_order_mark("\u{feff}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bom\n", Same)]
+#[case::byte_order_mark(
+    "\u{feff}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bom\n",
+    Same
+)]
 #[case::tab_indentation_is_refused(
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: tab\n",
     BothRefuse
