@@ -249,3 +249,31 @@ fn alias_bomb_of_one_large_string() {
 fn json(#[case] text: &str, #[case] expect: Expect) {
     compare("case.json", text, expect);
 }
+
+/// What aksid writes as YAML (`manifests`, `explain`, the artifacts: serde-saphyr's serializer),
+/// kubectl and aksid read back unchanged: strings YAML 1.1 would read as booleans, numbers or
+/// null are quoted.
+#[test]
+fn yaml_that_aksid_writes_reads_back_unchanged() {
+    let strings = [
+        "yes", "on", "y", "n", "Y", "NO", "off", "0644", "1_000", "0x1f", "~", "", "null", "true",
+        "1e3", ".inf", "<<", "2001-12-14", "1:20", "09", "0b101", "+12", "685_230.15", "- x",
+        "a: b", "#c", "{{ x }}", "multi\nline\n",
+    ];
+    let data: serde_json::Map<String, Value> = strings
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (format!("k{i}"), Value::from(*s)))
+        .chain(strings.iter().map(|s| (s.to_string(), Value::from("key"))))
+        .collect();
+    let object = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "written"},
+        "data": data,
+        "x": {"n": 1.5, "b": true, "z": null, "l": [], "m": {}},
+    });
+    let text = serde_saphyr::to_string(&object).unwrap();
+    assert_eq!(aksid("w.yaml", text.as_bytes()), Ok(vec![object.clone()]), "{text}");
+    compare("w.yaml", &text, Same);
+}

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use serde_saphyr::granit_parser::{ErrorKind, Event, Parser, ScalarStyle, ScanError, Span, Tag};
 use std::collections::{HashMap, HashSet};
 
-/// The deepest nesting of mappings and sequences accepted (serde_yaml's limit, kept).
+/// The deepest nesting of mappings and sequences accepted (the limit aksid has always had).
 pub(crate) const MAX_DEPTH: usize = 128;
 
 /// The most bytes (scalar bytes plus [`NODE_COST`] per node) that aliases may add to one

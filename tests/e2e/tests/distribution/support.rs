@@ -161,13 +161,7 @@ pub fn aksid_run(scratch: &Path, args: &[&str]) -> Run {
 
 /// Parses a multi-document YAML stream into JSON values.
 pub fn yaml_documents(text: &str) -> Vec<serde_json::Value> {
-    use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(text)
-        .map(|document| {
-            serde_json::Value::deserialize(document)
-                .unwrap_or_else(|e| panic!("not YAML: {e}\n```\n{text}\n```"))
-        })
-        .collect()
+    serde_saphyr::from_multiple(text).unwrap_or_else(|e| panic!("not YAML: {e}\n```\n{text}\n```"))
 }
 
 /// Expected and actual as fenced blocks (pretty JSON).
