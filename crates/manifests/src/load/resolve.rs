@@ -226,10 +226,11 @@ pub(crate) fn float(f: f64) -> Result<Value, ScalarError> {
     if !f.is_finite() {
         return Err(ScalarError::NonFinite);
     }
-    if f.fract() == 0.0 && f.abs() < 1e21 {
-        if let Ok(i) = format!("{f}").parse::<i64>() {
-            return Ok(Value::from(i));
-        }
+    if f.fract() == 0.0
+        && f.abs() < 1e21
+        && let Ok(i) = format!("{f}").parse::<i64>()
+    {
+        return Ok(Value::from(i));
     }
     Ok(Number::from_f64(f).map_or(Value::Null, Value::Number))
 }
