@@ -95,7 +95,10 @@ mod tests {
     fn reads_yaml_as_kubectl_does() {
         let s = SettingsFile::parse("p: {flag: yes, mode: 0644}\n").unwrap();
         assert_eq!(s.get("p"), serde_json::json!({"flag": true, "mode": 420}));
-        assert_eq!(SettingsFile::parse("# none yet\n").unwrap().get("p"), serde_json::json!({}));
+        assert_eq!(
+            SettingsFile::parse("# none yet\n").unwrap().get("p"),
+            serde_json::json!({})
+        );
         let err = SettingsFile::parse("p: {a: 1}\np: {a: 2}\n").unwrap_err();
         assert!(format!("{err:#}").contains("duplicate"), "{err:#}");
     }
