@@ -120,10 +120,11 @@ pub fn load(name: &str, bytes: &[u8]) -> Loaded {
     load_with(name, bytes, &LoadOptions::default())
 }
 
-/// Loads one input: multi-document YAML, JSON (one or more top-level values; chosen when the
+/// Loads one input: multi-document YAML, JSON (one or more top-level values; tried when the
 /// content starts with `{` or `[` or the name ends in `.json`), `kind: List` and every `*List`
-/// kind (items flattened), and top-level arrays of objects. `name` only labels objects and
-/// problems (and picks JSON for `.json`); nothing is read from the filesystem.
+/// kind (items flattened), and top-level arrays of objects. As in kubectl, content starting with
+/// `{` is JSON only: YAML flow style there is an error. `name` only labels objects and problems
+/// (and picks JSON for `.json`); nothing is read from the filesystem.
 pub fn load_with(name: &str, bytes: &[u8], options: &LoadOptions) -> Loaded {
     let file: Arc<str> = Arc::from(name);
     let mut loader = Loader {
