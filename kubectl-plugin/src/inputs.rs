@@ -19,7 +19,6 @@ pub struct Input {
     pub bytes: Vec<u8>,
     /// Found by walking a directory (not named with `-f`): files that are not Kubernetes
     /// objects (a `kustomization.yaml`, Helm's `values.yaml`) are notices, not errors.
-    #[allow(dead_code)]
     pub walked: bool,
 }
 

@@ -66,7 +66,10 @@ pub fn load_inputs(
         .inputs
         .into_par_iter()
         .map(|input| {
-            let loaded = load_with(&input.name, &input.bytes, &load_options);
+            // A file found by walking a directory that is not a Kubernetes object (a
+            // kustomization.yaml, Helm's values.yaml) is a notice; named with -f, an error.
+            let options = load_options.clone().found_by_walking(input.walked);
+            let loaded = load_with(&input.name, &input.bytes, &options);
             (input.name, loaded)
         })
         .collect();

@@ -24,10 +24,17 @@ impl SettingsFile {
         SettingsFile::parse(&text).with_context(|| format!("settings file {}", path.display()))
     }
 
-    /// Parses the text of a settings file.
+    /// Parses the text of a settings file, with YAML 1.1 scalars as kubectl reads them (the
+    /// settings end up in the ClusterAdmissionPolicy kubectl applies) and duplicate keys refused.
     pub fn parse(text: &str) -> Result<SettingsFile> {
-        let value: Value = serde_yaml::from_str(text).context("not valid YAML")?;
-        match value {
+        // No snippet: a settings file may hold values that should not be echoed.
+        let options = serde_saphyr::options! {
+            with_snippet: false,
+            legacy_octal_numbers: true,
+        };
+        let value: Option<Value> =
+            serde_saphyr::from_str_with_options(text, options).context("not valid YAML")?;
+        match value.unwrap_or(Value::Null) {
             Value::Null => Ok(SettingsFile::default()),
             Value::Object(map) => Ok(SettingsFile(map.into_iter().collect())),
             other => bail!(
@@ -82,5 +89,17 @@ mod tests {
             "{err}"
         );
         assert!(SettingsFile::parse("- a\n").is_err());
+    }
+
+    #[test]
+    fn reads_yaml_as_kubectl_does() {
+        let s = SettingsFile::parse("p: {flag: yes, mode: 0644}\n").unwrap();
+        assert_eq!(s.get("p"), serde_json::json!({"flag": true, "mode": 420}));
+        assert_eq!(
+            SettingsFile::parse("# none yet\n").unwrap().get("p"),
+            serde_json::json!({})
+        );
+        let err = SettingsFile::parse("p: {a: 1}\np: {a: 2}\n").unwrap_err();
+        assert!(format!("{err:#}").contains("duplicate"), "{err:#}");
     }
 }

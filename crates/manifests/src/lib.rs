@@ -9,6 +9,11 @@
 //!   and line, plus [`InputProblem`]s (malformed YAML/JSON, unrendered Helm templates, binary or
 //!   empty files, missing `kind`, ...). One bad document never stops the others, and nothing
 //!   panics on any input.
+//! - Values are what kubectl sends: YAML 1.1 scalars as go-yaml v2 resolves them (`yes` →
+//!   `true`, `0644` → `420`), merge keys, tags and keys as `sigs.k8s.io/yaml` treats them,
+//!   whole floats as integers; `tests/kubectl.rs` compares them with the installed kubectl.
+//!   Stricter on purpose: a key written twice, nesting past 128 levels and alias expansions past
+//!   32 MiB are errors.
 //! - [`resource_for`] maps `apiVersion`/`kind` to the plural resource and scope, for built-in
 //!   kinds and the CRDs aksid knows (ASO, CAPZ, Crossplane, aad-pod-identity, Secrets Store CSI,
 //!   Kubewarden) and kubeconfig files (`v1` `Config` → `configs`).
@@ -37,6 +42,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod kinds;
 mod load;
 mod problem;
 mod request;

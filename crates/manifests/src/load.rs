@@ -1,13 +1,17 @@
 //! Loading one input (bytes and a name) into Kubernetes objects and the problems found on the
-//! way. One bad document never stops the others; nothing here panics on any input.
+//! way, reading YAML and JSON as kubectl reads them. One bad document never stops the others;
+//! nothing here panics on any input.
 
-mod convert;
 mod json;
+mod resolve;
 mod split;
+mod template;
+mod yaml;
 
 use crate::Manifest;
+use crate::kinds;
 use crate::problem::{InputProblem, ProblemKind, human_size};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use split::Segment;
 use std::sync::Arc;
 
@@ -18,12 +22,14 @@ pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadOptions {
     max_bytes: u64,
+    found_by_walking: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             max_bytes: DEFAULT_MAX_BYTES,
+            found_by_walking: false,
         }
     }
 }
@@ -36,6 +42,29 @@ impl LoadOptions {
     /// See also [`LoadOptions::check_size`], to refuse a file before reading it.
     pub fn max_bytes(mut self, max_bytes: u64) -> Self {
         self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Whether the input was found by walking a directory rather than named by the user (default
+    /// false). A directory of manifests also holds tools' files: a document without `kind`
+    /// (Helm's `Chart.yaml` and values files, a kustomization without apiVersion, CI files) or of
+    /// a kind only tools read (Kustomize `Kustomization`/`Component`, kpt `Kptfile`, Skaffold
+    /// `Config`) then gives a [`ProblemKind::NotAResource`] notice saying what it is and that it
+    /// was skipped. A file the user names keeps the [`ProblemKind::MissingField`] error, and a
+    /// Kustomization is then loaded as an object, so nothing named is skipped silently.
+    ///
+    /// ```
+    /// use aksid_manifests::{LoadOptions, ProblemKind, load_with};
+    /// let text = b"resources:\n- deploy.yaml\n";
+    /// let walked = load_with("app/kustomization.yaml", text, &LoadOptions::default().found_by_walking(true));
+    /// assert_eq!(walked.problems[0].kind, ProblemKind::NotAResource);
+    /// assert_eq!(walked.problems[0].message, "a Kustomize kustomization, not a Kubernetes object; skipped");
+    /// assert!(!walked.has_errors());
+    /// let named = load_with("app/kustomization.yaml", text, &LoadOptions::default());
+    /// assert_eq!(named.problems[0].kind, ProblemKind::MissingField);
+    /// ```
+    pub fn found_by_walking(mut self, found_by_walking: bool) -> Self {
+        self.found_by_walking = found_by_walking;
         self
     }
 
@@ -91,14 +120,16 @@ pub fn load(name: &str, bytes: &[u8]) -> Loaded {
     load_with(name, bytes, &LoadOptions::default())
 }
 
-/// Loads one input: multi-document YAML, JSON (one or more top-level values; chosen when the
+/// Loads one input: multi-document YAML, JSON (one or more top-level values; tried when the
 /// content starts with `{` or `[` or the name ends in `.json`), `kind: List` and every `*List`
-/// kind (items flattened), and top-level arrays of objects. `name` only labels objects and
-/// problems (and picks JSON for `.json`); nothing is read from the filesystem.
+/// kind (items flattened), and top-level arrays of objects. As in kubectl, content starting with
+/// `{` is JSON only: YAML flow style there is an error. `name` only labels objects and problems
+/// (and picks JSON for `.json`); nothing is read from the filesystem.
 pub fn load_with(name: &str, bytes: &[u8], options: &LoadOptions) -> Loaded {
     let file: Arc<str> = Arc::from(name);
     let mut loader = Loader {
         file: Arc::clone(&file),
+        found_by_walking: options.found_by_walking,
         out: Loaded::default(),
     };
     if let Some(problem) = options.check_size(name, bytes.len() as u64) {
@@ -142,29 +173,30 @@ pub fn load_with(name: &str, bytes: &[u8], options: &LoadOptions) -> Loaded {
     loader.out
 }
 
-/// The nesting limit of serde_yaml and serde_json, which aksid keeps for both.
-const MAX_DEPTH: usize = 128;
-const TOO_DEEP: &str = "document is nested more than 128 levels deep";
-
 const TEMPLATE: &str =
     "this looks like an unrendered template; render it first (helm template ...)";
 
 struct Loader {
     file: Arc<str>,
+    found_by_walking: bool,
     out: Loaded,
 }
 
 /// Where a document's list items are, resolved only when a list is met.
-enum Source<'a, 'b> {
-    Yaml(&'b Segment<'a>),
-    Json { text: &'a str, line: usize },
+enum Lines<'a> {
+    /// The parser's lines of the elements of the root sequence or of the root's `items`.
+    Yaml(&'a [usize]),
+    Json {
+        text: &'a str,
+        line: usize,
+    },
 }
 
-impl Source<'_, '_> {
-    fn element_lines(&self, key: Option<&str>) -> Vec<usize> {
+impl Lines<'_> {
+    fn elements(&self, key: Option<&str>) -> Vec<usize> {
         match self {
-            Source::Yaml(segment) => split::yaml_entry_lines(segment, key),
-            Source::Json { text, line } => json::json_element_lines(text, *line, key),
+            Lines::Yaml(lines) => lines.to_vec(),
+            Lines::Json { text, line } => json::json_element_lines(text, *line, key),
         }
     }
 }
@@ -187,125 +219,95 @@ impl Loader {
     }
 
     fn load_yaml_document(&mut self, document: usize, segment: &Segment<'_>) {
-        let offset = segment.start_line - 1;
-        let looks_templated = segment.text.contains("{{");
-        if let Some(line) = split::too_deep_flow(segment.text, MAX_DEPTH) {
+        if segment.content_after_marker() {
+            // kubectl's document splitter refuses `--- key: value`.
+            let message = "malformed YAML: content follows the --- document marker on its line (kubectl refuses the file); move it to the next line";
             return self.push(
-                InputProblem::new(ProblemKind::TooDeep, &self.file, TOO_DEEP)
-                    .at(document, segment.start_line + line - 1),
+                InputProblem::new(ProblemKind::MalformedYaml, &self.file, message)
+                    .at(document, segment.start_line),
             );
         }
-        let parsed = serde_yaml::from_str::<serde_yaml::Value>(segment.text).and_then(|mut v| {
-            v.apply_merge()?;
-            Ok(v)
-        });
-        let value = match parsed {
-            Err(_) if looks_templated => {
+        let looks_templated = segment.text.contains("{{");
+        let doc = match yaml::compose(segment.text, segment.start_line) {
+            Ok(Some(doc)) => doc,
+            Ok(None) => return,
+            Err(e) if looks_templated && !matches!(e.kind, yaml::YamlErrorKind::TooDeep) => {
                 return self.template_error(document, segment.text, "{{", segment.start_line);
             }
             Err(e) => {
-                let message = e.to_string();
-                let (line, column) = e.location().map_or((segment.line(), None), |l| {
-                    (l.line() + offset, Some(l.column()))
-                });
-                let (kind, message) = if message.starts_with("recursion limit exceeded") {
-                    (ProblemKind::TooDeep, TOO_DEEP.to_owned())
-                } else if message.starts_with("repetition limit exceeded") {
-                    (
-                        ProblemKind::MalformedYaml,
-                        "malformed YAML: aliases expand to too many nodes".to_owned(),
-                    )
-                } else {
-                    (
-                        ProblemKind::MalformedYaml,
-                        format!(
-                            "malformed YAML: {}",
-                            redact_quoted(&shift_lines(&message, offset))
-                        ),
-                    )
+                let kind = match e.kind {
+                    yaml::YamlErrorKind::TooDeep => ProblemKind::TooDeep,
+                    _ => ProblemKind::MalformedYaml,
                 };
                 return self.push(
-                    InputProblem::new(kind, &self.file, message)
-                        .at(document, line)
-                        .column(column),
-                );
-            }
-            Ok(value) => value,
-        };
-        let value = match convert::yaml_to_json(value) {
-            Ok(value) => value,
-            Err(_) if looks_templated => {
-                return self.template_error(document, segment.text, "{{", segment.start_line);
-            }
-            Err(convert::ConvertError::ComplexKey) => {
-                return self.push(
-                    InputProblem::new(
-                        ProblemKind::MalformedYaml,
-                        &self.file,
-                        "malformed YAML: a mapping key is itself a mapping or a list, which a Kubernetes object cannot have",
-                    )
-                    .at(document, segment.line()),
+                    InputProblem::new(kind, &self.file, e.message)
+                        .at(document, e.line)
+                        .column(Some(e.column)),
                 );
             }
         };
-        if let Some(action) = convert::find_helm_action(&value) {
+        if let Some(action) = template::find_helm_action(&doc.value) {
             let action = action.to_owned();
             return self.template_error(document, segment.text, &action, segment.start_line);
         }
-        self.objects_from(document, segment.line(), value, &Source::Yaml(segment));
+        let lines = Lines::Yaml(&doc.item_lines);
+        self.objects_from(document, doc.line, doc.value, &lines);
     }
 
     fn load_json(&mut self, text: &str) {
         let (docs, error) = json::parse_stream(text);
-        if let Some(error) = error {
-            // `{a: 1}` is YAML flow style, not JSON: if the whole input reads as YAML, use that.
-            if !error.recursion {
-                let mut as_yaml = Loader {
-                    file: Arc::clone(&self.file),
-                    out: Loaded::default(),
-                };
-                as_yaml.load_yaml(text);
-                if as_yaml.out.problems.is_empty() && !as_yaml.out.objects.is_empty() {
-                    self.out = as_yaml.out;
-                    return;
-                }
-            }
-            let document = docs.len() + 1;
+        let Some(error) = error else {
             for (i, doc) in docs.into_iter().enumerate() {
                 self.load_json_document(i + 1, doc);
             }
-            if text.contains("{{") {
-                return self.template_error(document, text, "{{", 1);
-            }
-            let (kind, message) = if error.recursion {
-                (ProblemKind::TooDeep, TOO_DEEP.to_owned())
-            } else {
-                (
-                    ProblemKind::MalformedJson,
-                    format!("malformed JSON: {}", redact_quoted(&error.message)),
-                )
+            return;
+        };
+        let mut message = error.message;
+        if error.kind == json::JsonErrorKind::Syntax {
+            let mut as_yaml = Loader {
+                file: Arc::clone(&self.file),
+                found_by_walking: self.found_by_walking,
+                out: Loaded::default(),
             };
-            return self.push(
-                InputProblem::new(kind, &self.file, message)
-                    .at(document, error.line)
-                    .column(Some(error.column)),
-            );
+            as_yaml.load_yaml(text);
+            if !as_yaml.out.has_errors() && !as_yaml.out.objects.is_empty() {
+                // kubectl reads a file that starts with `{` as JSON, so `{a: 1}` (YAML flow
+                // style) fails there; other YAML in a `.json` file or a `[` stream is YAML to it.
+                if !text.trim_start().starts_with('{') {
+                    self.out = as_yaml.out;
+                    return;
+                }
+                message.push_str("; this is YAML flow style, which kubectl refuses in a file that starts with {: write it as JSON or as block YAML");
+            }
         }
+        let document = docs.len() + 1;
         for (i, doc) in docs.into_iter().enumerate() {
             self.load_json_document(i + 1, doc);
         }
+        if error.kind == json::JsonErrorKind::Syntax && text.contains("{{") {
+            return self.template_error(document, text, "{{", 1);
+        }
+        let kind = match error.kind {
+            json::JsonErrorKind::TooDeep => ProblemKind::TooDeep,
+            _ => ProblemKind::MalformedJson,
+        };
+        self.push(
+            InputProblem::new(kind, &self.file, message)
+                .at(document, error.line)
+                .column(Some(error.column)),
+        );
     }
 
     fn load_json_document(&mut self, document: usize, doc: json::JsonDocument<'_>) {
-        if let Some(action) = convert::find_helm_action(&doc.value) {
+        if let Some(action) = template::find_helm_action(&doc.value) {
             let action = action.to_owned();
             return self.template_error(document, doc.text, &action, doc.line);
         }
-        let source = Source::Json {
+        let lines = Lines::Json {
             text: doc.text,
             line: doc.line,
         };
-        self.objects_from(document, doc.line, doc.value, &source);
+        self.objects_from(document, doc.line, doc.value, &lines);
     }
 
     /// An unrendered-template error at the first line of `text` containing `needle`.
@@ -322,20 +324,14 @@ impl Loader {
 
     /// Turns a document's value into objects: a mapping is one object (or a list's items), a
     /// sequence is a list of objects, null (an empty or comment-only document) is nothing.
-    fn objects_from(
-        &mut self,
-        document: usize,
-        line: usize,
-        value: Value,
-        source: &Source<'_, '_>,
-    ) {
+    fn objects_from(&mut self, document: usize, line: usize, value: Value, lines: &Lines<'_>) {
         match value {
             Value::Null => {}
             Value::Array(items) => {
-                let lines = source.element_lines(None);
-                self.items(document, line, &lines, items, "", source, 0);
+                let item_lines = lines.elements(None);
+                self.items(document, line, &item_lines, items, "", lines, 0);
             }
-            value => self.object(document, line, value, String::new(), source, 0),
+            value => self.object(document, line, value, String::new(), lines, 0),
         }
     }
 
@@ -344,17 +340,17 @@ impl Loader {
         &mut self,
         document: usize,
         line: usize,
-        lines: &[usize],
+        item_lines: &[usize],
         items: Vec<Value>,
         prefix: &str,
-        source: &Source<'_, '_>,
+        lines: &Lines<'_>,
         depth: usize,
     ) {
-        let located = lines.len() == items.len();
+        let located = item_lines.len() == items.len();
         for (i, item) in items.into_iter().enumerate() {
-            let item_line = if located { lines[i] } else { line };
+            let item_line = if located { item_lines[i] } else { line };
             let field = format!("{prefix}[{i}]");
-            self.object(document, item_line, item, field, source, depth + 1);
+            self.object(document, item_line, item, field, lines, depth + 1);
         }
     }
 
@@ -365,90 +361,20 @@ impl Loader {
         line: usize,
         value: Value,
         field: String,
-        source: &Source<'_, '_>,
+        lines: &Lines<'_>,
         depth: usize,
     ) {
-        let at = |name: &str| {
-            if field.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{field}.{name}")
-            }
+        let map = match value {
+            Value::Object(map) => map,
+            other => return self.not_an_object(document, line, &other, field),
         };
-        let Value::Object(map) = value else {
-            let what = match value {
-                Value::Null => "empty",
-                Value::Bool(_) => "a boolean",
-                Value::Number(_) => "a number",
-                Value::String(_) => "a string",
-                Value::Array(_) => "a list",
-                Value::Object(_) => "a mapping",
-            };
-            let subject = if field.is_empty() {
-                "document"
-            } else {
-                "list item"
-            };
-            let mut problem = InputProblem::new(
-                ProblemKind::NotAnObject,
-                &self.file,
-                format!("{subject} is {what}, not a Kubernetes object (a mapping with apiVersion and kind)"),
-            )
-            .at(document, line);
-            if !field.is_empty() {
-                problem = problem.field(field);
-            }
-            return self.push(problem);
-        };
-        let api_version = map.get("apiVersion");
-        let kind = map.get("kind");
-        for (name, v) in [("apiVersion", api_version), ("kind", kind)] {
-            match v {
-                Some(Value::String(s)) if !s.trim().is_empty() => {}
-                Some(Value::String(_)) => {
-                    return self.push(
-                        InputProblem::new(
-                            ProblemKind::MissingField,
-                            &self.file,
-                            format!("{name} is empty"),
-                        )
-                        .at(document, line)
-                        .field(at(name)),
-                    );
-                }
-                None | Some(Value::Null) => {
-                    let message = if api_version.is_none() && kind.is_none() {
-                        "object has neither apiVersion nor kind; is this a Kubernetes manifest?"
-                            .to_owned()
-                    } else {
-                        format!("object has no {name}")
-                    };
-                    return self.push(
-                        InputProblem::new(ProblemKind::MissingField, &self.file, message)
-                            .at(document, line)
-                            .field(at(name)),
-                    );
-                }
-                Some(other) => {
-                    let found = match other {
-                        Value::Bool(_) => "a boolean",
-                        Value::Number(_) => "a number",
-                        Value::Array(_) => "a list",
-                        _ => "a mapping",
-                    };
-                    return self.push(
-                        InputProblem::new(
-                            ProblemKind::WrongFieldType,
-                            &self.file,
-                            format!("{name} must be a string, found {found}"),
-                        )
-                        .at(document, line)
-                        .field(at(name)),
-                    );
-                }
-            }
+        if field.is_empty() && self.skipped(document, line, &map) {
+            return;
         }
-        let kind = kind.and_then(Value::as_str).unwrap_or_default();
+        if let Err(problem) = check_type_fields(&map, &field) {
+            return self.push(problem.locate(&self.file, document, line));
+        }
+        let kind = map["kind"].as_str().unwrap_or_default();
         let is_list = kind == "List"
             || (kind.ends_with("List") && matches!(map.get("items"), Some(Value::Array(_))));
         if is_list {
@@ -458,13 +384,21 @@ impl Loader {
                 _ => Vec::new(),
             };
             // Items of nested lists keep the outer item's line: only the outermost is located.
-            let lines = if depth == 0 {
-                source.element_lines(Some("items"))
+            let item_lines = if depth == 0 {
+                lines.elements(Some("items"))
             } else {
                 Vec::new()
             };
-            self.items(document, line, &lines, items, &at("items"), source, depth);
+            let prefix = join(&field, "items");
+            self.items(document, line, &item_lines, items, &prefix, lines, depth);
             return;
+        }
+        let api_version = map["apiVersion"].as_str().unwrap_or_default();
+        if let Some(message) = kinds::removed_api(api_version, kind) {
+            self.push(
+                InputProblem::new(ProblemKind::RemovedApiVersion, &self.file, message)
+                    .at(document, line),
+            );
         }
         self.out.objects.push(Manifest {
             source: Arc::clone(&self.file),
@@ -473,13 +407,120 @@ impl Loader {
             object: Value::Object(map),
         });
     }
+
+    fn not_an_object(&mut self, document: usize, line: usize, value: &Value, field: String) {
+        let what = match value {
+            Value::Null => "empty",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "a list",
+            Value::Object(_) => "a mapping",
+        };
+        let subject = if field.is_empty() {
+            "document"
+        } else {
+            "list item"
+        };
+        let message = format!(
+            "{subject} is {what}, not a Kubernetes object (a mapping with apiVersion and kind)"
+        );
+        let mut problem =
+            InputProblem::new(ProblemKind::NotAnObject, &self.file, message).at(document, line);
+        if !field.is_empty() {
+            problem = problem.field(field);
+        }
+        self.push(problem);
+    }
+
+    /// With [`LoadOptions::found_by_walking`], a tool's configuration gives a notice and no
+    /// object; true when it did.
+    fn skipped(&mut self, document: usize, line: usize, map: &Map<String, Value>) -> bool {
+        if !self.found_by_walking {
+            return false;
+        }
+        let text = |key: &str| match map.get(key) {
+            Some(Value::String(s)) => Some(s.as_str()),
+            None | Some(Value::Null) => Some(""),
+            Some(_) => None,
+        };
+        let (Some(api_version), Some(kind)) = (text("apiVersion"), text("kind")) else {
+            return false;
+        };
+        let Some(what) = kinds::non_resource(&self.file, api_version, kind.trim()) else {
+            return false;
+        };
+        let message = format!("{what}, not a Kubernetes object; skipped");
+        self.push(
+            InputProblem::new(ProblemKind::NotAResource, &self.file, message).at(document, line),
+        );
+        true
+    }
 }
 
-/// Drops the first ` at line N column M` from a parser message (the problem carries that
-/// location itself) and adds `offset` to every other `line N` (serde_yaml counts lines from the
-/// document's first line, the report from the file's).
-/// Parser messages quote the offending scalar (`invalid type: string "…"`), which may be a
-/// secret: every quoted span is replaced by `…`, the line and column say where to look.
+/// `field.name`, or `name` at the top of a document.
+fn join(field: &str, name: &str) -> String {
+    if field.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{field}.{name}")
+    }
+}
+
+/// A problem not yet placed in a file.
+struct Unlocated {
+    kind: ProblemKind,
+    field: String,
+    message: String,
+}
+
+impl Unlocated {
+    fn locate(self, file: &Arc<str>, document: usize, line: usize) -> InputProblem {
+        InputProblem::new(self.kind, file, self.message)
+            .at(document, line)
+            .field(self.field)
+    }
+}
+
+/// `apiVersion` and `kind` are non-empty strings, or the problem naming the first that is not.
+fn check_type_fields(map: &Map<String, Value>, field: &str) -> Result<(), Unlocated> {
+    let api_version = map.get("apiVersion");
+    let kind = map.get("kind");
+    for (name, v) in [("apiVersion", api_version), ("kind", kind)] {
+        let (kind, message) = match v {
+            Some(Value::String(s)) if !s.trim().is_empty() => continue,
+            Some(Value::String(_)) => (ProblemKind::MissingField, format!("{name} is empty")),
+            None | Some(Value::Null) => {
+                let message = if api_version.is_none() && kind.is_none() {
+                    "object has neither apiVersion nor kind; is this a Kubernetes manifest?"
+                        .to_owned()
+                } else {
+                    format!("object has no {name}")
+                };
+                (ProblemKind::MissingField, message)
+            }
+            Some(other) => {
+                let found = match other {
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    Value::Array(_) => "a list",
+                    _ => "a mapping",
+                };
+                let message = format!("{name} must be a string, found {found}");
+                (ProblemKind::WrongFieldType, message)
+            }
+        };
+        return Err(Unlocated {
+            kind,
+            field: join(field, name),
+            message,
+        });
+    }
+    Ok(())
+}
+
+/// Parser messages may quote the offending text, which may be a secret: every quoted span is
+/// replaced by `…`; the problem's line and column say where to look.
 fn redact_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
@@ -497,34 +538,6 @@ fn redact_quoted(message: &str) -> String {
                 out.push('…');
                 rest = "";
             }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn shift_lines(message: &str, offset: usize) -> String {
-    let primary = message.find(" at line ").and_then(|i| {
-        let rest = &message[i + " at line ".len()..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let rest = rest[digits..].strip_prefix(" column ")?;
-        let col = rest.bytes().take_while(u8::is_ascii_digit).count();
-        (digits > 0 && col > 0).then(|| (i, message.len() - rest.len() + col))
-    });
-    let trimmed = match primary {
-        Some((start, end)) => format!("{}{}", &message[..start], &message[end..]),
-        None => message.to_owned(),
-    };
-    let mut out = String::with_capacity(trimmed.len());
-    let mut rest = trimmed.as_str();
-    while let Some(i) = rest.find("line ") {
-        out.push_str(&rest[..i + 5]);
-        rest = &rest[i + 5..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 {
-            let n: usize = rest[..digits].parse().unwrap_or(0);
-            out.push_str(&n.saturating_add(offset).to_string());
-            rest = &rest[digits..];
         }
     }
     out.push_str(rest);

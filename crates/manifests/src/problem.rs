@@ -9,7 +9,8 @@ use std::sync::Arc;
 pub enum Severity {
     /// The input (or part of it) could not be checked; the CLI exits 2.
     Error,
-    /// Worth telling the user, but nothing was lost (an empty file); the exit code is unaffected.
+    /// Worth telling the user, but nothing that should be checked was lost (an empty file, a
+    /// skipped non-resource, a removed API version); the exit code is unaffected.
     Notice,
 }
 
@@ -57,6 +58,14 @@ pub enum ProblemKind {
     /// `check --against-cluster`: the cluster runs no aksid policy, so the defaults were used
     /// (a notice).
     NoClusterPolicy,
+    /// A document found by walking a directory is a tool's configuration (a Kustomization,
+    /// Helm's `Chart.yaml` or values, a file without `kind`), not a Kubernetes object; it was
+    /// skipped (a notice). See [`crate::LoadOptions::found_by_walking`].
+    NotAResource,
+    /// The object's apiVersion was removed from Kubernetes (`batch/v1beta1` CronJob, ...): no
+    /// cluster serves it, so no policy judges it; the message names the replacement (a notice;
+    /// the object is still loaded).
+    RemovedApiVersion,
 }
 
 impl ProblemKind {
@@ -82,16 +91,21 @@ impl ProblemKind {
             ProblemKind::Forbidden => "forbidden",
             ProblemKind::ListFailed => "listFailed",
             ProblemKind::NoClusterPolicy => "noClusterPolicy",
+            ProblemKind::NotAResource => "notAResource",
+            ProblemKind::RemovedApiVersion => "removedApiVersion",
         }
     }
 
-    /// The severity this kind always has: everything is an error except [`ProblemKind::Empty`],
-    /// [`ProblemKind::NotFollowed`] and [`ProblemKind::NoClusterPolicy`].
+    /// The severity this kind always has: everything is an error except the notices
+    /// [`ProblemKind::Empty`], [`ProblemKind::NotFollowed`], [`ProblemKind::NoClusterPolicy`],
+    /// [`ProblemKind::NotAResource`] and [`ProblemKind::RemovedApiVersion`].
     pub fn severity(self) -> Severity {
         match self {
-            ProblemKind::Empty | ProblemKind::NotFollowed | ProblemKind::NoClusterPolicy => {
-                Severity::Notice
-            }
+            ProblemKind::Empty
+            | ProblemKind::NotFollowed
+            | ProblemKind::NoClusterPolicy
+            | ProblemKind::NotAResource
+            | ProblemKind::RemovedApiVersion => Severity::Notice,
             _ => Severity::Error,
         }
     }

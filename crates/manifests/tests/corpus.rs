@@ -1,18 +1,29 @@
-//! Loads every file of the real-world corpus (`tests/corpus/real`) and checks it loads the way
-//! the issue says: templates and doc snippets give a clear error naming the file, everything else
-//! gives objects on the right lines, and nothing panics.
+//! Loads every file of the real-world corpora (`tests/corpus/real` and `tests/corpus/wild`) and
+//! checks it loads the way the issues say: templates and doc snippets give a clear error naming
+//! the file, everything else gives objects on the right lines, tools' files found in a directory
+//! and removed API versions give notices, and nothing panics.
 
-use aksid_manifests::{ProblemKind, load};
+use aksid_manifests::{LoadOptions, ProblemKind, Severity, load, load_with};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/real")
+    corpus_dir("real")
+}
+
+fn corpus_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/corpus")
+        .join(name)
 }
 
 /// `file → expectation` from EXPECTED.tsv (`template` for files that must fail to load).
 fn expected() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(corpus().join("EXPECTED.tsv")).unwrap();
+    expected_in(&corpus())
+}
+
+fn expected_in(dir: &std::path::Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(dir.join("EXPECTED.tsv")).unwrap();
     text.lines()
         .skip(1)
         .filter_map(|l| {
@@ -135,4 +146,68 @@ fn comment_only_documents_and_missing_final_newline() {
     assert!(malformed_annotations.objects[0].object["metadata"]["annotations"].is_array());
     let list_template = read("38-");
     assert_eq!(list_template.problems[0].line, 5);
+}
+
+/// The wild corpus as `check -f DIR` reads it (found by walking): templates are errors on their
+/// `{{` line; the rendered PrometheusRule whose annotations hold Prometheus templates is an
+/// object; the kustomization without kind and the `batch/v1beta1` CronJob are notices.
+#[test]
+fn every_wild_corpus_file_loads_as_a_directory_walk_reads_it() {
+    let dir = corpus_dir("wild");
+    let expected = expected_in(&dir);
+    let walked = LoadOptions::default().found_by_walking(true);
+    assert!(
+        expected.len() >= 30,
+        "wild corpus not found at {}",
+        dir.display()
+    );
+    for (name, expect) in &expected {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let loaded = load_with(name, text.as_bytes(), &walked);
+        if expect == "template" {
+            assert!(loaded.has_errors(), "{name}: expected an error");
+            let p = &loaded.problems[0];
+            assert_eq!(p.kind, ProblemKind::UnrenderedTemplate, "{p}");
+            assert!(text.lines().nth(p.line - 1).unwrap().contains("{{"), "{p}");
+            continue;
+        }
+        let errors: Vec<String> = loaded
+            .problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .map(ToString::to_string)
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:#?}");
+        let notices: Vec<ProblemKind> = loaded.problems.iter().map(|p| p.kind).collect();
+        match &name[..3] {
+            "33-" => assert_eq!(loaded.objects[0].kind(), "PrometheusRule"),
+            "34-" => {
+                assert_eq!(notices, vec![ProblemKind::NotAResource], "{name}");
+                assert!(loaded.objects.is_empty());
+            }
+            "37-" => {
+                assert_eq!(notices, vec![ProblemKind::RemovedApiVersion], "{name}");
+                assert!(
+                    loaded.problems[0]
+                        .message
+                        .contains("use apiVersion batch/v1")
+                );
+                assert_eq!(loaded.objects[0].kind(), "CronJob");
+            }
+            _ => {
+                assert!(notices.is_empty(), "{name}: {:?}", loaded.problems);
+                assert!(!loaded.objects.is_empty(), "{name}: no objects");
+            }
+        }
+    }
+}
+
+/// A kustomization named with `-f` keeps today's error: nothing named is skipped silently.
+#[test]
+fn a_named_kustomization_without_kind_is_still_an_error() {
+    let dir = corpus_dir("wild");
+    let name = "34-ingress-nginx-kustomization-no-kind.yaml";
+    let loaded = load(name, &std::fs::read(dir.join(name)).unwrap());
+    assert_eq!(loaded.problems[0].kind, ProblemKind::MissingField);
+    assert!(loaded.has_errors());
 }

@@ -9,9 +9,12 @@
 //! the build (annotating modules), the host (reading them back), the CLI (selecting policies per
 //! object exactly as the API server would) and, later, a browser playground.
 //!
+//! Reading `metadata.yml` ([`Metadata::from_yaml`]) is the `yaml` feature, so that the host, which
+//! only reads the JSON section back, links no YAML parser.
+//!
 //! ```
 //! use aksid_metadata::{Metadata, annotate};
-//! let metadata = Metadata::from_yaml("rules:\n- apiGroups: ['']\n  apiVersions: [v1]\n  resources: [pods]\n  operations: [CREATE]\nmutating: false\n").unwrap();
+//! let metadata: Metadata = serde_json::from_str(r#"{"rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}], "mutating": false}"#).unwrap();
 //! let empty_module = b"\0asm\x01\0\0\0";
 //! let annotated = annotate(empty_module, &metadata.with_protocol_version()).unwrap();
 //! let back = Metadata::from_wasm(&annotated).unwrap().unwrap();
@@ -91,8 +94,9 @@ pub struct ContextAwareResource {
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
     /// `metadata.yml` is not valid YAML for the metadata schema.
+    #[cfg(feature = "yaml")]
     #[error("invalid metadata YAML: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] serde_saphyr::Error),
     /// The custom section is not valid metadata JSON.
     #[error("invalid `io.kubewarden.metadata` section: {0}")]
     Json(#[from] serde_json::Error),
@@ -115,9 +119,10 @@ fn default_policy_type() -> String {
 }
 
 impl Metadata {
-    /// Parses and validates `metadata.yml`.
+    /// Parses and validates `metadata.yml` (the `yaml` feature).
+    #[cfg(feature = "yaml")]
     pub fn from_yaml(text: &str) -> Result<Metadata, MetadataError> {
-        let metadata: Metadata = serde_yaml::from_str(text)?;
+        let metadata: Metadata = serde_saphyr::from_str(text)?;
         metadata.validate()?;
         Ok(metadata)
     }

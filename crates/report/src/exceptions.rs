@@ -1,5 +1,5 @@
-//! Exceptions from `.aksid.yaml`: parsing (strict: unknown keys refused, errors name the entry
-//! and field) and applying them to rejections, with expiry.
+//! Exceptions from `.aksid.yaml`: parsing (serde derive with unknown keys refused, plus the
+//! domain checks; errors name the entry and field) and applying them to rejections, with expiry.
 //!
 //! ```yaml
 //! exceptions:
@@ -19,12 +19,14 @@
 //! | yes | absent, or today or later | pass, marked with the exception; listed as used |
 //! | yes | before today | rejection stays; exception listed as expired |
 
+mod raw;
+
 use crate::Date;
 use crate::model::{Finding, InputError};
 use aksid_manifests::ProblemKind;
 use globset::{GlobBuilder, GlobMatcher};
+use raw::{RawEntry, RawMatch};
 use serde::Serialize;
-use serde_yaml::Value;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -168,9 +170,6 @@ pub struct ExceptionUse {
     pub matched: usize,
 }
 
-const ENTRY_KEYS: &[&str] = &["policy", "match", "reason", "expires"];
-const MATCH_KEYS: &[&str] = &["kind", "namespace", "name", "file"];
-
 impl Exceptions {
     /// Parses `.aksid.yaml` text; `origin` names it in errors and reports. An empty file, or one
     /// without `exceptions`, has no exceptions.
@@ -183,61 +182,23 @@ impl Exceptions {
     /// assert_eq!(err.to_string(), ".aksid.yaml: exception #1: reason: is required (why is this exception needed?)");
     /// ```
     pub fn parse(text: &str, origin: &str) -> Result<Exceptions, ExceptionsError> {
-        let error = |entry: Option<usize>, field: Option<&str>, message: String| ExceptionsError {
-            origin: origin.to_owned(),
-            entry,
-            field: field.map(str::to_owned),
-            message,
-        };
-        let root: Value = serde_yaml::from_str(text).map_err(|e| {
-            // serde_yaml's message carries the location; it never quotes values.
-            error(None, None, format!("not valid YAML: {e}"))
-        })?;
+        let error =
+            |entry: Option<usize>, field: Option<String>, message: String| ExceptionsError {
+                origin: origin.to_owned(),
+                entry,
+                field,
+                message,
+            };
+        let entries = raw::parse(text).map_err(|e| error(e.entry, e.field, e.message))?;
         let mut exceptions = Exceptions {
             origin: origin.to_owned(),
             base: None,
             entries: Vec::new(),
         };
-        let root = match root {
-            Value::Null => return Ok(exceptions),
-            Value::Mapping(m) => m,
-            _ => {
-                return Err(error(
-                    None,
-                    None,
-                    "must be a mapping with an `exceptions` list".to_owned(),
-                ));
-            }
-        };
-        let mut list = None;
-        for (k, v) in root {
-            match k.as_str() {
-                Some("exceptions") => list = Some(v),
-                Some(other) => {
-                    return Err(error(
-                        None,
-                        Some(other),
-                        "unknown key (the file holds only `exceptions`)".to_owned(),
-                    ));
-                }
-                None => return Err(error(None, None, "keys must be strings".to_owned())),
-            }
-        }
-        let items = match list {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Sequence(items)) => items,
-            Some(_) => {
-                return Err(error(
-                    None,
-                    Some("exceptions"),
-                    "must be a list of exceptions".to_owned(),
-                ));
-            }
-        };
-        for (i, item) in items.into_iter().enumerate() {
+        for (i, item) in entries.into_iter().enumerate() {
             let id = i + 1;
-            let entry = parse_entry(id, item)
-                .map_err(|(field, message)| error(Some(id), field.as_deref(), message))?;
+            let entry = check_entry(id, item)
+                .map_err(|(field, message)| error(Some(id), field.map(str::to_owned), message))?;
             exceptions.entries.push(entry);
         }
         Ok(exceptions)
@@ -374,120 +335,67 @@ fn normalize(path: &str) -> Vec<String> {
     out
 }
 
-type FieldError = (Option<String>, String);
+type FieldError = (Option<&'static str>, String);
 
-fn string_field(value: Value, field: &str) -> Result<String, FieldError> {
-    match value {
-        Value::String(s) => Ok(s),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        _ => Err((Some(field.to_owned()), "must be a string".to_owned())),
-    }
-}
-
-fn parse_entry(id: usize, item: Value) -> Result<Exception, FieldError> {
-    let Value::Mapping(map) = item else {
+/// The domain checks serde cannot make: policy and reason present, at least one match field,
+/// valid globs and date.
+fn check_entry(id: usize, raw: RawEntry) -> Result<Exception, FieldError> {
+    let policy = raw.policy.unwrap_or_default().trim().to_owned();
+    if policy.is_empty() {
         return Err((
-            None,
-            "must be a mapping with policy, match and reason".to_owned(),
-        ));
-    };
-    let mut exception = Exception {
-        id,
-        policy: String::new(),
-        kind: None,
-        namespace: None,
-        name: None,
-        file: None,
-        reason: String::new(),
-        expires: None,
-    };
-    let mut seen_match = false;
-    for (k, v) in map {
-        let key = k.as_str().unwrap_or_default().to_owned();
-        match key.as_str() {
-            "policy" => exception.policy = string_field(v, "policy")?.trim().to_owned(),
-            "reason" => exception.reason = string_field(v, "reason")?.trim().to_owned(),
-            "expires" => {
-                let text = string_field(v, "expires")?;
-                exception.expires =
-                    Some(text.parse().map_err(|e: crate::date::ParseDateError| {
-                        (Some("expires".to_owned()), e.to_string())
-                    })?);
-            }
-            "match" => {
-                seen_match = true;
-                parse_match(v, &mut exception)?;
-            }
-            _ => {
-                return Err((
-                    Some(key.clone()),
-                    format!("unknown key (expected one of {})", ENTRY_KEYS.join(", ")),
-                ));
-            }
-        }
-    }
-    if exception.policy.is_empty() {
-        return Err((
-            Some("policy".to_owned()),
+            Some("policy"),
             "is required (a policy id, or \"*\" for every policy)".to_owned(),
         ));
     }
-    if exception.reason.is_empty() {
+    let reason = raw.reason.unwrap_or_default().trim().to_owned();
+    if reason.is_empty() {
         return Err((
-            Some("reason".to_owned()),
+            Some("reason"),
             "is required (why is this exception needed?)".to_owned(),
         ));
     }
+    let expires = raw
+        .expires
+        .map(|text| text.parse())
+        .transpose()
+        .map_err(|e: crate::date::ParseDateError| (Some("expires"), e.to_string()))?;
+    let RawMatch {
+        kind,
+        namespace,
+        name,
+        file,
+    } = raw.matches.unwrap_or_default();
+    let pattern = |field: &'static str, text: Option<String>| -> Result<_, FieldError> {
+        match text {
+            None => Ok(None),
+            Some(t) if t.is_empty() => Err((Some(field), "must not be empty".to_owned())),
+            Some(t) => Pattern::new(&t).map(Some).map_err(|m| (Some(field), m)),
+        }
+    };
+    let exception = Exception {
+        id,
+        policy,
+        kind: pattern("match.kind", kind)?,
+        namespace: pattern("match.namespace", namespace)?,
+        name: pattern("match.name", name)?,
+        file: pattern("match.file", file)?,
+        reason,
+        expires,
+    };
     let any = exception.kind.is_some()
         || exception.namespace.is_some()
         || exception.name.is_some()
         || exception.file.is_some();
-    if !seen_match || !any {
+    if !any {
         return Err((
-            Some("match".to_owned()),
+            Some("match"),
             format!(
                 "needs at least one of {} (an exception for everything would disable the policy)",
-                MATCH_KEYS.join(", ")
+                raw::MATCH_KEYS.join(", ")
             ),
         ));
     }
     Ok(exception)
-}
-
-fn parse_match(value: Value, exception: &mut Exception) -> Result<(), FieldError> {
-    let map = match value {
-        Value::Mapping(map) => map,
-        Value::Null => return Ok(()),
-        _ => {
-            return Err((
-                Some("match".to_owned()),
-                format!("must be a mapping of {}", MATCH_KEYS.join(", ")),
-            ));
-        }
-    };
-    for (k, v) in map {
-        let key = k.as_str().unwrap_or_default().to_owned();
-        let field = format!("match.{key}");
-        let slot = match key.as_str() {
-            "kind" => &mut exception.kind,
-            "namespace" => &mut exception.namespace,
-            "name" => &mut exception.name,
-            "file" => &mut exception.file,
-            _ => {
-                return Err((
-                    Some(field),
-                    format!("unknown key (expected one of {})", MATCH_KEYS.join(", ")),
-                ));
-            }
-        };
-        let text = string_field(v, &field)?;
-        if text.is_empty() {
-            return Err((Some(field), "must not be empty".to_owned()));
-        }
-        *slot = Some(Pattern::new(&text).map_err(|m| (Some(field.clone()), m))?);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

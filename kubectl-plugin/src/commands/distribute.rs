@@ -53,7 +53,7 @@ pub fn manifests(args: ManifestsArgs) -> Result<Outcome> {
             &policy.settings,
             mode,
         );
-        writeln!(out, "---\n{}", serde_yaml::to_string(&cap)?.trim_end())?;
+        writeln!(out, "---\n{}", serde_saphyr::to_string(&cap)?.trim_end())?;
     }
     Ok(Outcome::Clean)
 }

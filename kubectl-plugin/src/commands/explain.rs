@@ -27,7 +27,7 @@ pub fn execute(args: ExplainArgs) -> Result<Outcome> {
             module.description()
         )?,
     }
-    let rules = serde_yaml::to_string(&module.metadata.rules)?;
+    let rules = serde_saphyr::to_string(&module.metadata.rules)?;
     writeln!(
         out,
         "\n## Objects it judges (Kubewarden rules)\n\n{}",

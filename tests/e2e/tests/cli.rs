@@ -667,10 +667,10 @@ mod inputs {
     #[test]
     fn json_input_is_checked() {
         let s = scratch!();
-        let yaml: serde_json::Value = serde_yaml::from_str(USER_CLUSTER_ADMIN).unwrap();
+        let yaml: serde_json::Value = serde_saphyr::from_str(USER_CLUSTER_ADMIN).unwrap();
         s.write("binding.json", serde_json::to_string_pretty(&yaml).unwrap());
         // An array of objects, as some tools write, is read too.
-        let good: serde_json::Value = serde_yaml::from_str(GROUP_CLUSTER_ADMIN).unwrap();
+        let good: serde_json::Value = serde_saphyr::from_str(GROUP_CLUSTER_ADMIN).unwrap();
         s.write("bindings.json", serde_json::to_string(&[good]).unwrap());
         s.aksid(&["check", "-f", "binding.json", "-f", "bindings.json"])
             .code(1)
@@ -1521,9 +1521,8 @@ mod secrets {
             "kind-is-a-secret.yaml",
             format!("apiVersion: v1\nkind: [\"{PASSWORD}\"]\n"),
         )
-        // A YAML tag the value does not fit: serde_yaml's message quotes the value
-        // (`invalid value: string "...", expected an integer`), and aksid-manifests passes
-        // serde_yaml messages on verbatim (load.rs, `malformed YAML: {message}`).
+        // A YAML tag the value does not fit: parsers' messages tend to quote the value
+        // (`invalid value: string "...", expected an integer`); aksid-manifests must not.
         .write(
             "tagged.yaml",
             pod(&format!(
@@ -1893,7 +1892,7 @@ mod commands {
                 run.stdout_has(heading);
             }
             // The rules, exactly those of the policy's metadata.yml.
-            let metadata: serde_json::Value = serde_yaml::from_str(
+            let metadata: serde_json::Value = serde_saphyr::from_str(
                 &std::fs::read_to_string(
                     workspace().join("policies").join(id).join("metadata.yml"),
                 )
@@ -1912,7 +1911,7 @@ mod commands {
                     )
                 });
             let rules = section.split("\n\nReads other objects").next().unwrap();
-            let rules: serde_json::Value = serde_yaml::from_str(rules)
+            let rules: serde_json::Value = serde_saphyr::from_str(rules)
                 .unwrap_or_else(|e| run.fail("the rules as YAML", &e.to_string(), None));
             assert_same(
                 &format!("{id}: the rules explain prints"),

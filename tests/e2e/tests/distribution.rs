@@ -256,7 +256,7 @@ mod artifacts {
                 pkg["annotations"]["kubewarden/mutation"],
                 embedded.mutating.to_string().as_str()
             );
-            let rules: Value = serde_yaml::from_str(
+            let rules: Value = serde_saphyr::from_str(
                 pkg["annotations"]["kubewarden/rules"]
                     .as_str()
                     .expect("kubewarden/rules"),
@@ -419,7 +419,7 @@ mod crd {
         )
         .unwrap();
         let settings: Value =
-            serde_yaml::from_str(&std::fs::read_to_string(&settings_file).unwrap()).unwrap();
+            serde_saphyr::from_str(&std::fs::read_to_string(&settings_file).unwrap()).unwrap();
         let version = |id: &str| {
             module_metadata(id)
                 .annotation(aksid_metadata::VERSION)
@@ -950,7 +950,7 @@ mod registry {
         // A pulled module that differs from the built-in changes the verdicts: a
         // no-local-accounts whose rules select Secrets only judges nothing else.
         let mut narrowed = module_metadata("no-local-accounts");
-        narrowed.rules = serde_yaml::from_str(
+        narrowed.rules = serde_saphyr::from_str(
             "- {apiGroups: [''], apiVersions: [v1], resources: [secrets], operations: [CREATE, UPDATE]}",
         )
         .unwrap();

@@ -145,7 +145,7 @@ fn write_policy(args: &Args, id: &str) -> Result<Vec<String>> {
         ),
         (
             "cluster-admission-policy.yaml",
-            serde_yaml::to_string(&policy)?.into_bytes(),
+            serde_saphyr::to_string(&policy)?.into_bytes(),
         ),
     ];
     let out = args.out.join(id);
@@ -168,7 +168,7 @@ fn artifacthub_pkg(
     created_at: &str,
 ) -> Result<String> {
     let annotation = |k: &str| metadata.annotation(k).unwrap_or_default().to_owned();
-    let rules = serde_yaml::to_string(&metadata.rules)?;
+    let rules = serde_saphyr::to_string(&metadata.rules)?;
     let mut annotations = serde_json::Map::new();
     annotations.insert(
         "kubewarden/mutation".into(),
@@ -178,7 +178,7 @@ fn artifacthub_pkg(
     if !metadata.context_aware_resources.is_empty() {
         annotations.insert(
             "kubewarden/contextAwareResources".into(),
-            json!(serde_yaml::to_string(&metadata.context_aware_resources)?),
+            json!(serde_saphyr::to_string(&metadata.context_aware_resources)?),
         );
     }
     let resources: Vec<String> = metadata
@@ -207,7 +207,7 @@ fn artifacthub_pkg(
         "recommendations": [{"url": "https://artifacthub.io/packages/helm/kubewarden/kubewarden-controller"}],
         "annotations": annotations,
     });
-    Ok(serde_yaml::to_string(&pkg)?)
+    Ok(serde_saphyr::to_string(&pkg)?)
 }
 
 fn read_text(path: &Path) -> Result<String> {

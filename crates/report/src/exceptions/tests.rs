@@ -231,6 +231,14 @@ fn invalid_files_name_the_entry_and_field() {
             "exceptions:\n- just text\n",
             ".aksid.yaml: exception #1: must be a mapping with policy, match and reason",
         ),
+        (
+            "exceptions:\n- policy: p\n  match: 3\n  reason: r\n",
+            ".aksid.yaml: exception #1: match: must be a mapping of kind, namespace, name, file",
+        ),
+        (
+            "exceptions:\n- policy: p\n  match: {kind: Pod}\n  reason: r\n- policy: p\n  match: {kind: Pod}\n  reason: {a: b}\n",
+            ".aksid.yaml: exception #2: reason: must be a string",
+        ),
     ] {
         let err = Exceptions::parse(text, ".aksid.yaml").unwrap_err();
         assert_eq!(err.to_string(), expected, "{text}");
@@ -240,6 +248,18 @@ fn invalid_files_name_the_entry_and_field() {
         err.to_string().starts_with(".aksid.yaml: not valid YAML: "),
         "{err}"
     );
+}
+
+#[test]
+fn plain_scalars_are_read_as_written() {
+    let e = parse(
+        "exceptions:\n- policy: p\n  match: {namespace: 0644, name: yes}\n  reason: 1e3\n  expires: 2026-12-31\n",
+    );
+    let e = &e.entries()[0];
+    assert_eq!(e.namespace.as_ref().unwrap().as_str(), "0644");
+    assert_eq!(e.name.as_ref().unwrap().as_str(), "yes");
+    assert_eq!(e.reason, "1e3");
+    assert_eq!(e.expires, Some(date("2026-12-31")));
 }
 
 #[test]

@@ -217,13 +217,15 @@ fn read_rows(corpus: &'static str, path: &std::path::Path) -> Vec<CorpusRow> {
         .collect()
 }
 
-/// A corpus file read by the CLI's own reader (`aksid_manifests::load`, so `List` kinds and
-/// every document are read exactly as `kubectl aksid check` reads them): its objects, or its
+/// A corpus file read by the CLI's own reader (`aksid_manifests::load_with`, so `List` kinds and
+/// every document are read exactly as `kubectl aksid check -f DIR` reads them): its objects, or its
 /// errors (notices, such as a file that holds no Kubernetes object, are not errors).
 pub fn corpus_objects(row: &CorpusRow) -> Result<Vec<aksid_manifests::Manifest>, String> {
     let path = corpus_dir(row.corpus).join(&row.file);
     let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
-    let loaded = aksid_manifests::load(&row.file, &bytes);
+    // As `check -f DIR` reads a file it finds in a repository: a kustomization is a notice.
+    let options = aksid_manifests::LoadOptions::default().found_by_walking(true);
+    let loaded = aksid_manifests::load_with(&row.file, &bytes, &options);
     let errors: Vec<String> = loaded
         .problems
         .iter()
