@@ -3,6 +3,7 @@
 mod check;
 mod distribute;
 mod explain;
+mod playground;
 mod policies;
 
 use crate::Outcome;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Manifests(args) => distribute::manifests(args),
         Command::Push(args) => distribute::push(args),
         Command::Pull(args) => distribute::pull(args),
+        Command::Playground(args) => playground::execute(args),
     }
 }
 
