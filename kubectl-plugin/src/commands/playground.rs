@@ -68,9 +68,12 @@ pub fn execute(args: PlaygroundArgs) -> Result<Outcome> {
         .with_context(|| format!("listening on {}", args.address))?;
     let address = listener.local_addr()?;
     let url = format!("http://{address}/");
+    // One write: a reader that stops after the URL line must not leave a second line pending.
     let mut out = std::io::stdout().lock();
-    writeln!(out, "aksid playground: {url}")?;
-    writeln!(out, "(serving on loopback only; press Ctrl+C to stop)")?;
+    out.write_all(
+        format!("aksid playground: {url}\n(serving on loopback only; press Ctrl+C to stop)\n")
+            .as_bytes(),
+    )?;
     out.flush()?;
     drop(out);
     if !args.no_open {
