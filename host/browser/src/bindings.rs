@@ -78,8 +78,8 @@ impl JsSession {
     /// settings are invalid.
     #[wasm_bindgen(js_name = settingsOutcome)]
     pub fn settings_outcome(&mut self, policy: usize, outcome: &str) -> Result<(), JsError> {
-        let outcome = serde_json::from_str(outcome)
-            .map_err(|e| JsError::new(&format!("outcome: {e}")))?;
+        let outcome =
+            serde_json::from_str(outcome).map_err(|e| JsError::new(&format!("outcome: {e}")))?;
         self.0
             .settings_outcome(policy, outcome)
             .map_err(|e| JsError::new(&e))
@@ -87,8 +87,8 @@ impl JsSession {
 
     /// Records the outcome (JSON) of the planned evaluation number `evaluation`.
     pub fn record(&mut self, evaluation: usize, outcome: &str) -> Result<(), JsError> {
-        let outcome = serde_json::from_str(outcome)
-            .map_err(|e| JsError::new(&format!("outcome: {e}")))?;
+        let outcome =
+            serde_json::from_str(outcome).map_err(|e| JsError::new(&format!("outcome: {e}")))?;
         self.0.record(evaluation, outcome);
         Ok(())
     }

@@ -54,7 +54,10 @@ struct ValidationResponse {
     message: Option<String>,
     #[serde(default)]
     warnings: Option<Vec<String>>,
-    #[allow(dead_code, reason = "read so that its type is checked, as the host does")]
+    #[allow(
+        dead_code,
+        reason = "read so that its type is checked, as the host does"
+    )]
     #[serde(default)]
     audit_annotations: Option<BTreeMap<String, String>>,
 }

@@ -60,7 +60,11 @@ mod tests {
         let mut second = Sha256::new();
         second.update(seed);
         second.update(1u64.to_le_bytes());
-        let expected: Vec<u8> = first.finalize().into_iter().chain(second.finalize()).collect();
+        let expected: Vec<u8> = first
+            .finalize()
+            .into_iter()
+            .chain(second.finalize())
+            .collect();
         let mut whole = [0u8; 64];
         Drbg::new().fill(&mut whole);
         assert_eq!(whole.to_vec(), expected);

@@ -120,7 +120,11 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     // A page of another site must not reach this server through a name that resolves to
     // loopback (DNS rebinding): only loopback names are answered.
-    if !peer_is_loopback || !host.as_deref().is_some_and(|h| is_loopback_host(h, local.port())) {
+    if !peer_is_loopback
+        || !host
+            .as_deref()
+            .is_some_and(|h| is_loopback_host(h, local.port()))
+    {
         return respond(&mut stream, 403, "text/plain", b"forbidden\n", false);
     }
     if method != "GET" && method != "HEAD" {
@@ -129,8 +133,16 @@ fn serve(mut stream: TcpStream) -> std::io::Result<()> {
     let path = target.split(['?', '#']).next().unwrap_or("/");
     let path = if path == "/" { "/index.html" } else { path };
     match lookup(path) {
-        Some((content_type, body)) => respond(&mut stream, 200, content_type, body, method == "HEAD"),
-        None => respond(&mut stream, 404, "text/plain", b"not found\n", method == "HEAD"),
+        Some((content_type, body)) => {
+            respond(&mut stream, 200, content_type, body, method == "HEAD")
+        }
+        None => respond(
+            &mut stream,
+            404,
+            "text/plain",
+            b"not found\n",
+            method == "HEAD",
+        ),
     }
 }
 
@@ -203,7 +215,10 @@ fn open_browser(url: &str) {
         .stderr(std::process::Stdio::null())
         .spawn();
     if spawned.is_err() {
-        eprintln!("could not open a browser ({}); open {url} yourself", command[0]);
+        eprintln!(
+            "could not open a browser ({}); open {url} yourself",
+            command[0]
+        );
     }
 }
 

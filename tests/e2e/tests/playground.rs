@@ -26,7 +26,11 @@ fn target_dir() -> PathBuf {
 
 fn binary() -> PathBuf {
     let path = target_dir().join("release/kubectl-aksid");
-    assert!(path.is_file(), "{} is missing: run `make build` first", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make build` first",
+        path.display()
+    );
     path
 }
 
@@ -189,11 +193,7 @@ impl Browser {
 
     /// Runs an async script; its last argument is the callback.
     fn run_async(&self, script: &str, args: Value) -> Value {
-        self.command(
-            "POST",
-            "/timeouts",
-            Some(json!({"script": 120_000})),
-        );
+        self.command("POST", "/timeouts", Some(json!({"script": 120_000})));
         self.command(
             "POST",
             "/execute/async",
@@ -288,14 +288,23 @@ impl Browser {
             .flatten()
             .filter_map(|entry| serde_json::from_str::<Value>(entry["message"].as_str()?).ok())
             .filter(|m| m["message"]["method"] == "Network.requestWillBeSent")
-            .filter_map(|m| m["message"]["params"]["request"]["url"].as_str().map(str::to_owned))
+            .filter_map(|m| {
+                m["message"]["params"]["request"]["url"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
             .collect()
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = http(self.port, "DELETE", &format!("/session/{}", self.session), None);
+        let _ = http(
+            self.port,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        );
     }
 }
 
@@ -338,8 +347,19 @@ fn results(report: &Value) -> Vec<Value> {
         .unwrap()
         .iter()
         .map(|r| {
-            json!([r["file"], r["line"], r["document"], r["apiVersion"], r["kind"], r["namespace"],
-                   r["name"], r["policy"], r["allowed"], r["message"], r["warnings"]])
+            json!([
+                r["file"],
+                r["line"],
+                r["document"],
+                r["apiVersion"],
+                r["kind"],
+                r["namespace"],
+                r["name"],
+                r["policy"],
+                r["allowed"],
+                r["message"],
+                r["warnings"]
+            ])
         })
         .collect()
 }
@@ -376,7 +396,10 @@ fn every_corpus_file_and_example_gets_the_clis_verdicts_and_nothing_leaves_the_o
         json!([]),
     );
     assert_eq!(first["version"], 1, "{first}");
-    eprintln!("first verdict {:.0} ms after the page started loading", first["ms"].as_f64().unwrap());
+    eprintln!(
+        "first verdict {:.0} ms after the page started loading",
+        first["ms"].as_f64().unwrap()
+    );
     let files = inputs();
     assert!(files.len() > 60, "corpus and examples: {}", files.len());
     for file in &files {
@@ -391,13 +414,19 @@ fn every_corpus_file_and_example_gets_the_clis_verdicts_and_nothing_leaves_the_o
     let requested = browser.requested_urls();
     // The page's own requests (the worker's fetch of the browser host is the worker's own).
     assert!(
-        requested.iter().any(|u| u.ends_with("/policies/no-local-accounts.wasm")),
+        requested
+            .iter()
+            .any(|u| u.ends_with("/policies/no-local-accounts.wasm")),
         "{requested:?}"
     );
     let foreign: Vec<&String> = requested
         .iter()
         // Only network schemes: chrome:// and data: are the browser's own, before navigation.
-        .filter(|u| ["http:", "https:", "ws:", "wss:"].iter().any(|s| u.starts_with(s)))
+        .filter(|u| {
+            ["http:", "https:", "ws:", "wss:"]
+                .iter()
+                .any(|s| u.starts_with(s))
+        })
         .filter(|u| !u.starts_with(&own))
         .collect();
     assert!(foreign.is_empty(), "requests to other origins: {foreign:?}");
@@ -413,7 +442,14 @@ fn a_person_types_presses_ctrl_enter_reads_the_finding_and_shares_it() {
         let file = dir.path().join("playground.yaml");
         std::fs::write(&file, REJECTED_POD).unwrap();
         let output = Command::new(binary())
-            .args(["check", "-f", "playground.yaml", "-o", "json", "--no-exceptions"])
+            .args([
+                "check",
+                "-f",
+                "playground.yaml",
+                "-o",
+                "json",
+                "--no-exceptions",
+            ])
             .current_dir(dir.path())
             .output()
             .unwrap();
@@ -426,7 +462,13 @@ fn a_person_types_presses_ctrl_enter_reads_the_finding_and_shares_it() {
         .find(|r| r["allowed"] == false)
         .expect("the CLI rejects the pod");
     let message = finding["message"].as_str().unwrap();
-    let words: String = message.split("; fix: ").next().unwrap().chars().take(60).collect();
+    let words: String = message
+        .split("; fix: ")
+        .next()
+        .unwrap()
+        .chars()
+        .take(60)
+        .collect();
 
     let browser = Browser::start();
     browser.open(&url);
@@ -435,8 +477,14 @@ fn a_person_types_presses_ctrl_enter_reads_the_finding_and_shares_it() {
     browser.type_into("#editor", REJECTED_POD);
     browser.type_into("#editor", "\u{E009}\u{E007}\u{E009}");
     let shown = browser.wait_text("#findings", &words, Duration::from_secs(10));
-    assert!(shown.contains(&format!("line {}", finding["line"])), "{shown}");
-    assert!(shown.contains(finding["policy"].as_str().unwrap()), "{shown}");
+    assert!(
+        shown.contains(&format!("line {}", finding["line"])),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(finding["policy"].as_str().unwrap()),
+        "{shown}"
+    );
     let marked = browser.run(
         "return [...document.querySelectorAll('#gutter .mark')].map((e) => Number(e.textContent));",
         json!([]),
@@ -447,7 +495,10 @@ fn a_person_types_presses_ctrl_enter_reads_the_finding_and_shares_it() {
     browser.command("POST", &format!("/element/{id}/click"), Some(json!({})));
     let deadline = Instant::now() + Duration::from_secs(5);
     let link = loop {
-        let link = browser.run("return document.getElementById('share-link').value;", json!([]));
+        let link = browser.run(
+            "return document.getElementById('share-link').value;",
+            json!([]),
+        );
         if link.as_str().is_some_and(|l| l.contains("#s=")) {
             break link.as_str().unwrap().to_owned();
         }
@@ -489,7 +540,11 @@ fn a_looping_module_is_stopped_at_the_time_limit_and_the_page_keeps_working() {
         dir.path().join("metadata.yml").display()
     );
     browser.type_into("#file-picker", &files);
-    browser.wait_text("#status", "added policy hostile-policy", Duration::from_secs(10));
+    browser.wait_text(
+        "#status",
+        "added policy hostile-policy",
+        Duration::from_secs(10),
+    );
 
     let started = Instant::now();
     let report = browser.check(
