@@ -393,3 +393,140 @@ fn no_objects(file: &str) -> InputError {
         object: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    const METADATA: &str = "rules:\n  - apiGroups: [\"\"]\n    apiVersions: [v1]\n    resources: [pods]\n    operations: [CREATE]\nmutating: false\ncontextAwareResources:\n  - apiVersion: v1\n    kind: ServiceAccount\nannotations:\n  io.kubewarden.policy.title: pods-only\n";
+
+    const MANIFESTS: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: shop\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web\n  namespace: shop\n";
+
+    fn session() -> Session {
+        let mut session = Session::new();
+        let description = session
+            .add_policy("pods-only.wasm", b"", Some(METADATA))
+            .unwrap();
+        assert_eq!(
+            (description.index, description.id.as_str()),
+            (0, "pods-only")
+        );
+        session
+    }
+
+    #[test]
+    fn a_check_plans_settings_and_selected_objects_then_reports_like_the_cli() {
+        let mut session = session();
+        let options: CheckOptions = serde_json::from_str(
+            r#"{"file": "app.yaml", "user": "alice", "settings": {"pods-only": {"strict": true}}}"#,
+        )
+        .unwrap();
+        let plan = session.begin(MANIFESTS, &options).unwrap();
+        assert_eq!(plan.settings.len(), 1);
+        assert_eq!(plan.settings[0].payload, r#"{"strict":true}"#);
+        // The rules select the Pod only; its request carries the user and the settings.
+        assert_eq!(plan.evaluations.len(), 1);
+        let payload: Value = serde_json::from_str(&plan.evaluations[0].payload).unwrap();
+        assert_eq!(payload["request"]["kind"]["kind"], "Pod");
+        assert_eq!(payload["request"]["userInfo"]["username"], "alice");
+        assert_eq!(payload["settings"]["strict"], true);
+        let response = r#"{"accepted":false,"message":"no pods"}"#;
+        session
+            .settings_outcome(
+                0,
+                Outcome::Response {
+                    response: r#"{"valid":true}"#.into(),
+                },
+            )
+            .unwrap();
+        session.record(
+            0,
+            Outcome::Response {
+                response: response.into(),
+            },
+        );
+        let report: Value = serde_json::from_str(&session.report().unwrap()).unwrap();
+        assert_eq!(report["version"], 1);
+        let result = &report["results"][0];
+        assert_eq!(
+            (
+                &result["file"],
+                &result["line"],
+                &result["name"],
+                &result["allowed"],
+                &result["message"]
+            ),
+            (
+                &Value::from("app.yaml"),
+                &Value::from(1),
+                &Value::from("web"),
+                &Value::from(false),
+                &Value::from("no pods")
+            )
+        );
+        assert_eq!(report["summary"]["objects"], 2);
+    }
+
+    #[rstest]
+    #[case::declared_kind_is_served_from_the_page(
+        r#"{"api_version":"v1","kind":"ServiceAccount","name":"web","namespace":"shop"}"#,
+        Ok("web")
+    )]
+    #[case::missing_object_is_not_found(
+        r#"{"api_version":"v1","kind":"ServiceAccount","name":"api","namespace":"shop"}"#,
+        Err("ServiceAccount \"api\" not found in namespace \"shop\"")
+    )]
+    #[case::undeclared_kind_is_refused(
+        r#"{"api_version":"v1","kind":"Secret","name":"web","namespace":"shop"}"#,
+        Err(
+            "Policy has not been granted access to Kubernetes v1/Secret resources: declare it in contextAwareResources (apiVersion: v1, kind: Secret)"
+        )
+    )]
+    fn lookups_answer_as_the_cli_does(#[case] request: &str, #[case] expected: Result<&str, &str>) {
+        let mut session = session();
+        session.begin(MANIFESTS, &CheckOptions::default()).unwrap();
+        session.start_call();
+        let answer = session.host_call(
+            0,
+            "kubewarden",
+            "kubernetes",
+            "get_resource",
+            request.as_bytes(),
+        );
+        let answer = answer.map(|bytes| {
+            let object: Value = serde_json::from_slice(&bytes).unwrap();
+            object["metadata"]["name"].as_str().unwrap().to_owned()
+        });
+        assert_eq!(answer.as_deref().map_err(String::as_str), expected);
+    }
+
+    #[test]
+    fn invalid_settings_stop_the_check_with_the_clis_words() {
+        let mut session = session();
+        session.begin(MANIFESTS, &CheckOptions::default()).unwrap();
+        let outcome = Outcome::Response {
+            response: r#"{"valid":false,"message":"bad key"}"#.into(),
+        };
+        assert_eq!(
+            session.settings_outcome(0, outcome).unwrap_err(),
+            "settings for pods-only are invalid: bad key\n\nSee `kubectl aksid explain pods-only` for its settings."
+        );
+    }
+
+    #[test]
+    fn an_empty_text_is_an_error_as_in_the_cli() {
+        let mut session = session();
+        session.begin("", &CheckOptions::default()).unwrap();
+        let report: Value = serde_json::from_str(&session.report().unwrap()).unwrap();
+        assert_eq!(report["errors"][0]["kind"], "noObjects");
+    }
+
+    #[test]
+    fn a_module_without_metadata_is_refused_with_the_fix() {
+        let error = Session::new()
+            .add_policy("mine.wasm", b"\0asm\x01\0\0\0", None)
+            .unwrap_err();
+        assert!(error.contains("add its metadata.yml"), "{error}");
+    }
+}

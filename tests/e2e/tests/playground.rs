@@ -552,7 +552,8 @@ fn a_looping_module_is_stopped_at_the_time_limit_and_the_page_keeps_working() {
         json!({"settings": {"hostile-policy": {"mode": "loop"}}}),
     );
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(4000), "stopped after {took:?}");
+    // 2 s of guest time, then a fresh worker re-runs the check; the margin is for a busy machine.
+    assert!(took < Duration::from_millis(5000), "stopped after {took:?}");
     let errors = report["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{report}");
     assert_eq!(errors[0]["kind"], "policyFailed");
