@@ -575,3 +575,41 @@ fn a_looping_module_is_stopped_at_the_time_limit_and_the_page_keeps_working() {
     assert_eq!(hostile.len(), 1, "{next}");
     assert_eq!(hostile[0]["allowed"], false);
 }
+
+#[test]
+fn the_server_listens_on_loopback_only_and_answers_loopback_names_only() {
+    let output = Command::new(binary())
+        .args(["playground", "--address", "0.0.0.0:0", "--no-open"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("loopback only"), "{stderr}");
+
+    let (_server, url) = start_playground();
+    let port: u16 = url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let get = |host: &str| {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response.lines().next().unwrap_or_default().to_owned()
+    };
+    assert_eq!(get(&format!("127.0.0.1:{port}")), "HTTP/1.1 200 OK");
+    assert_eq!(get(&format!("localhost:{port}")), "HTTP/1.1 200 OK");
+    // A rebinding attack names its own domain: refused.
+    assert_eq!(
+        get(&format!("attacker.example:{port}")),
+        "HTTP/1.1 403 Forbidden"
+    );
+}
