@@ -72,9 +72,13 @@ function check(text, options = {}) {
   return run;
 }
 
+/** How many guest calls the last check stopped at the time limit. */
+let stoppedCalls = 0;
+
 async function runCheck(text, options) {
   await loaded;
   timeoutMs = options.timeoutMs || DEFAULT_TIMEOUT_MS;
+  stoppedCalls = 0;
   const skip = {};
   for (;;) {
     let timedOut = null;
@@ -88,6 +92,7 @@ async function runCheck(text, options) {
     if (!timedOut) return JSON.parse(result);
     // The guest ran past the limit: stop it with its worker, and resume in a fresh one.
     skip[timedOut.call] = { kind: 'timeout', operation: timedOut.operation };
+    stoppedCalls += 1;
     notice(`a policy ran past the ${timeoutMs / 1000} s time limit and was stopped`);
     await restartWorker();
   }
@@ -141,11 +146,10 @@ async function runFromPage() {
     renderReport(report);
     const ms = Math.round(performance.now() - started);
     const s = report.summary;
-    if (!/ran past/.test($('status').textContent)) {
-      notice(`${s.objects} objects · ${s.evaluations} evaluations · ${s.rejected} rejected · ${s.errors} errors (${ms} ms)`);
-    } else {
-      notice(`${$('status').textContent}; ${s.rejected} rejected · ${s.errors} errors`);
-    }
+    const summary = `${s.objects} objects · ${s.evaluations} evaluations · ${s.rejected} rejected · ${s.errors} errors (${ms} ms)`;
+    notice(stoppedCalls
+      ? `${stoppedCalls} policy call(s) ran past the ${timeoutMs / 1000} s time limit and were stopped; ${summary}`
+      : summary);
   } catch (e) {
     $('findings').replaceChildren(element('div', 'error', e.message));
     notice('the check failed');
