@@ -21,7 +21,7 @@ CLIPPY_DRIVER = $(shell rustup which clippy-driver 2>/dev/null || command -v cli
 LINT_ENV = RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 TEST_RUNNER = $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast --cargo-quiet,test --no-fail-fast)
 
-.PHONY: all tools modules artifacts verify-artifacts build demo test test-tools fmt-check bench clean
+.PHONY: all tools modules artifacts verify-artifacts build demo test test-tools fmt-check bench clean playground
 
 all: build
 
@@ -35,6 +35,25 @@ modules: tools
 
 artifacts: modules
 	$(CARGO) run --release --locked -q -p aksid-dist -- --out artifacts --created-at $(RELEASE_DATE)
+
+# The browser playground (host/browser/): its Rust host compiled for the browser, bound with
+# wasm-bindgen (the CLI's version must equal the crate's), the site, the built-in modules and the
+# examples, into artifacts/playground/ (committed, embedded by kubectl-aksid, publishable as
+# static pages). Reproducible: fixed paths in the wasm, sorted examples.
+WASM_BINDGEN_VERSION := 0.2.130
+PLAYGROUND := artifacts/playground
+playground:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' \
+		|| $(CARGO) install wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION)
+	RUSTFLAGS="$(WASM_RUSTFLAGS)" $(CARGO) build --release --locked --target wasm32-unknown-unknown -p aksid-browser
+	rm -rf $(PLAYGROUND) && mkdir -p $(PLAYGROUND)/policies
+	wasm-bindgen --target web --no-typescript --out-dir $(PLAYGROUND) \
+		$${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/aksid_browser.wasm
+	cp host/browser/site/index.html host/browser/site/app.js host/browser/site/worker.js host/browser/site/style.css $(PLAYGROUND)/
+	for p in $(POLICIES); do cp artifacts/$$p/policy.wasm $(PLAYGROUND)/policies/$$p.wasm; done
+	python3 -c 'import json,pathlib,sys; fs=sorted(pathlib.Path("examples").rglob("*.y*ml")); \
+		json.dump([{"file":str(f),"text":f.read_text()} for f in fs], sys.stdout, indent=1)' > $(PLAYGROUND)/examples.json
 
 # The committed modules are what kubectl-aksid embeds: no wasm toolchain is needed to build it.
 verify-artifacts:
@@ -66,7 +85,7 @@ test: test-tools fmt-check verify-artifacts modules
 	@# Reproducible and current: the committed artifacts are what this tree builds, byte for byte.
 	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
 		target/release/aksid-dist --modules target/$(WASM_TARGET)/release --out "$$out" --created-at $(RELEASE_DATE) >/dev/null \
-		&& diff -r --brief --exclude=README.md artifacts "$$out" \
+		&& diff -r --brief --exclude=README.md --exclude=playground artifacts "$$out" \
 		|| { echo "artifacts/ differs from a build of this tree: run 'make artifacts' and commit the result" >&2; exit 2; }
 	$(LINT_ENV) $(CARGO) $(TEST_RUNNER) --release --locked --workspace
 	$(LINT_ENV) $(CARGO) test --release --locked --workspace --doc

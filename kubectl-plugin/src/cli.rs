@@ -45,6 +45,19 @@ pub enum Command {
     Push(PushArgs),
     /// Pull a policy module from an OCI registry into the local cache (or a file).
     Pull(PullArgs),
+    /// Serve the browser playground on loopback and open it: paste manifests, see verdicts.
+    Playground(PlaygroundArgs),
+}
+
+/// Options of `playground`.
+#[derive(Debug, Args)]
+pub struct PlaygroundArgs {
+    /// Loopback address to listen on (127.0.0.0/8 or [::1]); port 0 picks a free one.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:0")]
+    pub address: std::net::SocketAddr,
+    /// Print the URL without opening a browser.
+    #[arg(long)]
+    pub no_open: bool,
 }
 
 /// Output formats of `check`.

@@ -9,6 +9,7 @@
 # to run aksid as a remote hook (plus `git`, which pre-commit and the tests drive).
 # The distribution tests (`--test distribution`) use the same `jsonschema` to validate generated
 # ClusterAdmissionPolicies against Kubewarden's CRD (tests/schemas/), and the registry tools above.
+# The playground tests (`--test playground`) need Debian's `chromium` and `chromium-driver`.
 # Idempotent: every step is skipped when its result is already there. Uses sudo only when not root.
 set -euo pipefail
 
@@ -26,6 +27,9 @@ command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v git >/dev/null 2>&1 || missing+=(git)
+# The playground tests (`--test playground`) drive a real headless Chromium over WebDriver.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 # The venv module is a separate Debian package; probe it rather than guess.
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     missing+=(python3-venv)
@@ -54,4 +58,4 @@ sys.exit(not all(u.find_spec(m) for m in ("jsonschema", "rfc3986_validator", "ju
     "$venv/bin/pip" install --quiet --disable-pip-version-check 'jsonschema[format-nongpl]' junitparser pre-commit
 fi
 
-echo "install-test-tools: ok (docker-registry, skopeo, htpasswd, $venv with oras, jsonschema, junitparser, pre-commit)" >&2
+echo "install-test-tools: ok (docker-registry, skopeo, htpasswd, chromium, chromedriver, $venv with oras, jsonschema, junitparser, pre-commit)" >&2

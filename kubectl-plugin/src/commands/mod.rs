@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod distribute;
 mod explain;
+mod playground;
 mod policies;
 mod test;
 
@@ -22,5 +23,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Manifests(args) => distribute::manifests(args),
         Command::Push(args) => distribute::push(args),
         Command::Pull(args) => distribute::pull(args),
+        Command::Playground(args) => playground::execute(args),
     }
 }
