@@ -163,6 +163,7 @@ pub struct PolicyArgs {
 Examples:
   kubectl aksid check -f deploy/ -f k8s/prod.yaml
   kustomize build overlays/prod | kubectl aksid check -f -
+  kubectl aksid check -f overlays/prod --kustomize   render with kubectl kustomize, judge the result
   kubectl aksid check -f deploy/ --settings aksid-settings.yaml -o json
   kubectl aksid check -f deploy/ --policy registry://myacr.azurecr.io/policies/no-local-accounts:v0.1.0
 
@@ -211,6 +212,11 @@ pub struct CheckArgs {
     /// Also check files that .gitignore or .ignore files exclude, when walking directories.
     #[arg(long)]
     pub no_ignore: bool,
+    /// Render each PATH that holds a kustomization.yaml with `kubectl kustomize` (or $KUBECTL)
+    /// and judge the result; findings name the file of each resource. Without it, the patch
+    /// files a walked kustomization names are skipped with a notice, not judged as objects.
+    #[arg(long)]
+    pub kustomize: bool,
     /// When to colour text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod embedded;
 mod inputs;
+mod kustomize;
 mod pipeline;
 mod policy_set;
 mod registry;

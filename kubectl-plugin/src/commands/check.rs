@@ -10,8 +10,9 @@ use crate::Outcome;
 use crate::cli::{CheckArgs, ColorChoice, OutputFormat};
 use crate::pipeline::{self, Judge};
 use crate::policy_set::{self, ReadyPolicy};
+use crate::{inputs, kustomize};
 use aksid_host::ObjectSet;
-use aksid_manifests::{ProblemKind, RequestOptions};
+use aksid_manifests::{Manifest, ProblemKind, RequestOptions};
 use aksid_report::{Format, InputError, render};
 use anyhow::Result;
 use std::io::{IsTerminal, Write};
@@ -49,8 +50,7 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
             aksid_manifests::Severity::Error => report.add_error(problem),
         }
     }
-    let read = pipeline::read_paths(&args.paths, args.max_file_size, args.no_ignore);
-    let manifests = pipeline::load_inputs(read, args.max_file_size, &mut report);
+    let manifests = load_manifests(&args, &mut report);
     let options = RequestOptions::default()
         .namespace(args.namespace.clone())
         .username(args.user.clone())
@@ -86,6 +86,45 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
     std::mem::forget(manifests);
     std::mem::forget(objects);
     print_report(&report.build(), &args)
+}
+
+/// Reads the paths (kustomizations rendered with `--kustomize`, their patch files skipped
+/// otherwise) and loads their objects.
+fn load_manifests(args: &CheckArgs, report: &mut aksid_report::ReportBuilder) -> Vec<Manifest> {
+    let (paths, rendered) = if args.kustomize {
+        let dirs = kustomize::kustomization_dirs(&args.paths);
+        let rest: Vec<PathBuf> = args
+            .paths
+            .iter()
+            .filter(|p| !dirs.contains(p))
+            .cloned()
+            .collect();
+        (rest, dirs.iter().map(|d| kustomize::render(d)).collect())
+    } else {
+        (args.paths.clone(), Vec::new())
+    };
+    let mut read = pipeline::read_paths(&paths, args.max_file_size, args.no_ignore);
+    kustomize::skip_patches(&mut read);
+    let mut manifests = Vec::new();
+    for render in rendered {
+        match render {
+            Ok(rendered) => {
+                let one = inputs::ReadResult {
+                    inputs: vec![rendered.input],
+                    failures: Vec::new(),
+                };
+                let mut objects = pipeline::load_inputs(one, args.max_file_size, report);
+                kustomize::attribute_origins(&mut objects, &rendered.root);
+                for object in &objects {
+                    report.add_file(&object.source);
+                }
+                manifests.extend(objects);
+            }
+            Err(failure) => read.failures.push(failure),
+        }
+    }
+    manifests.extend(pipeline::load_inputs(read, args.max_file_size, report));
+    manifests
 }
 
 /// The policies of the run, compiled and with their settings validated.

@@ -1003,6 +1003,7 @@ mod json_output {
                     "allowed",
                     "apiVersion",
                     "document",
+                    "enforced",
                     "exception",
                     "file",
                     "kind",
@@ -1030,7 +1031,7 @@ mod json_output {
             "apiVersion": "apps/v1", "kind": "Deployment",
             "namespace": "team-a", "name": "api",
             "policy": "no-plaintext-secret-env", "allowed": false,
-            "message": message, "warnings": [], "exception": null,
+            "message": message, "warnings": [], "exception": null, "enforced": true,
         });
         assert_same("the rejection", &expected, rejection);
         let binding = results
@@ -1042,7 +1043,7 @@ mod json_output {
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
             "namespace": null, "name": "platform-admins",
             "policy": "no-cluster-admin-users", "allowed": true,
-            "message": null, "warnings": [], "exception": null,
+            "message": null, "warnings": [], "exception": null, "enforced": true,
         });
         assert_same("a cluster-scoped acceptance", &expected, binding);
 

@@ -8,30 +8,11 @@
 //! (`make modules`), or the file `AKSID_HOSTILE_WASM` names. Each test has its own scratch
 //! directory under `$TMPDIR/aksid-e2e-test-command/`, outside the repository.
 
+use aksid_tests::{Scratch, aksid_in, target_dir, workspace};
 use rstest::rstest;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"))
-}
-
-fn binary() -> PathBuf {
-    let path = target_dir().join("release/kubectl-aksid");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `make build` first",
-        path.display()
-    );
-    path
-}
 
 /// The test guest, annotated as a third-party module titled `hostile-policy`.
 fn hostile_module() -> Vec<u8> {
@@ -51,95 +32,6 @@ fn hostile_module() -> Vec<u8> {
     )
     .expect("valid metadata");
     aksid_metadata::annotate(&wasm, &metadata.with_protocol_version()).expect("annotation works")
-}
-
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir()
-            .join("aksid-e2e-test-command")
-            .join(name);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch { dir }
-    }
-
-    fn write(&self, relative: &str, content: impl AsRef<[u8]>) -> &Scratch {
-        let path = self.dir.join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, content).unwrap();
-        self
-    }
-
-    fn aksid(&self, args: &[&str]) -> Run {
-        aksid_in(&self.dir, args)
-    }
-}
-
-fn aksid_in(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::new(binary())
-        .args(args)
-        .current_dir(dir)
-        .env("AKSID_CACHE_DIR", target_dir().join("e2e-cli/module-cache"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run kubectl-aksid");
-    let run = Run {
-        command: format!("kubectl-aksid {}", args.join(" ")),
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert!(
-        run.code.is_some() && run.code != Some(101) && !run.stderr.contains("panicked"),
-        "{run}"
-    );
-    run
-}
-
-struct Run {
-    command: String,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`{}` exited {:?}\nstdout:\n```\n{}\n```\nstderr:\n```\n{}\n```",
-            self.command, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Run {
-    #[track_caller]
-    fn code(&self, expected: i32) -> &Run {
-        assert_eq!(
-            self.code,
-            Some(expected),
-            "\nexpected exit {expected}\n\n{self}"
-        );
-        self
-    }
-
-    #[track_caller]
-    fn stdout_has(&self, needle: &str) -> &Run {
-        assert!(
-            self.stdout.contains(needle),
-            "\nexpected stdout to contain:\n```\n{needle}\n```\n\n{self}"
-        );
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{self}"))
-    }
 }
 
 /// A literal password in `env`: rejected by no-plaintext-secret-env (as in cli.rs).
@@ -206,7 +98,7 @@ spec:
 }
 
 fn secrets_scratch(name: &str, expect_api: &str) -> Scratch {
-    let s = Scratch::new(name);
+    let s = Scratch::new("test-command", name);
     s.write("manifests/api.yaml", SECRET_ENV)
         .write("manifests/web.yaml", SECRET_REF)
         .write("aksid-test.yaml", suite(expect_api));
@@ -271,7 +163,10 @@ fn a_failing_expectation_shows_expected_and_got_with_the_message() {
     "spec.expect[0]: matches no object: Pod q; the test's objects are: Pod default/p"
 )]
 fn a_wrong_test_file_exits_2_naming_file_test_and_field(#[case] spec: &str, #[case] error: &str) {
-    let s = Scratch::new(&format!("wrong-{}-{}", spec.len(), error.len()));
+    let s = Scratch::new(
+        "test-command",
+        &format!("wrong-{}-{}", spec.len(), error.len()),
+    );
     s.write("m.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
         .write(
             "aksid-test.yaml",
@@ -286,7 +181,7 @@ fn a_wrong_test_file_exits_2_naming_file_test_and_field(#[case] spec: &str, #[ca
 
 #[test]
 fn a_directory_without_test_files_is_an_error() {
-    let s = Scratch::new("no-tests");
+    let s = Scratch::new("test-command", "no-tests");
     s.write("m.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n");
     s.aksid(&["test", "."])
         .code(2)
@@ -295,7 +190,7 @@ fn a_directory_without_test_files_is_an_error() {
 
 #[test]
 fn a_third_party_module_is_tested_with_its_settings() {
-    let s = Scratch::new("third-party");
+    let s = Scratch::new("test-command", "third-party");
     s.write("hostile.wasm", hostile_module())
         .write("pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
         .write(
@@ -311,7 +206,7 @@ fn a_third_party_module_is_tested_with_its_settings() {
 
 #[test]
 fn update_requests_carry_the_old_object() {
-    let s = Scratch::new("update");
+    let s = Scratch::new("test-command", "update");
     s.write("hostile.wasm", hostile_module())
         .write("new/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {rev: two}}\n")
         .write("old/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {rev: one}}\n")
@@ -324,7 +219,7 @@ fn update_requests_carry_the_old_object() {
 
 #[test]
 fn init_then_test_passes_on_the_same_directory() {
-    let s = Scratch::new("init");
+    let s = Scratch::new("test-command", "init");
     s.write("deploy/api.yaml", SECRET_ENV)
         .write("deploy/web.yaml", SECRET_REF)
         .write("deploy/crb.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: admins}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: User, name: alice@example.com}]\n");
@@ -381,7 +276,7 @@ fn test_failures_as_annotations_escaped_character_by_character(
     #[case] format: &str,
     #[case] expected: &str,
 ) {
-    let s = Scratch::new(&format!("annotations-{format}"));
+    let s = Scratch::new("test-command", &format!("annotations-{format}"));
     s.write(
         "odd,dir:x%;y]/pod.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
@@ -407,7 +302,7 @@ fn test_failures_as_annotations_escaped_character_by_character(
     "##vso[task.logissue type=error;sourcepath=a,b:c%AZP25%3Bd%5D/api.yaml;linenumber=1;code=aksid no-plaintext-secret-env]Deployment shop/api: "
 )]
 fn check_findings_as_annotations(#[case] format: &str, #[case] prefix: &str) {
-    let s = Scratch::new(&format!("check-{format}"));
+    let s = Scratch::new("test-command", &format!("check-{format}"));
     s.write("a,b:c%;d]/api.yaml", SECRET_ENV)
         .write("a,b:c%;d]/web.yaml", SECRET_REF)
         .write("a,b:c%;d]/excepted.yaml", SECRET_ENV.replace("name: api\n", "name: legacy\n"))
@@ -459,7 +354,7 @@ fn the_shipped_examples_pass_their_test_file() {
 fn the_readme_examples_pass_their_test_file(#[case] id: &str) {
     let readme =
         std::fs::read_to_string(workspace().join("policies").join(id).join("README.md")).unwrap();
-    let s = Scratch::new(&format!("readme-{id}"));
+    let s = Scratch::new("test-command", &format!("readme-{id}"));
     for (heading, file) in [
         ("Example: rejected", "rejected.yaml"),
         ("Example: accepted", "accepted.yaml"),
