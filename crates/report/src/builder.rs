@@ -2,7 +2,8 @@
 //! and builds the sorted, summarised [`Report`].
 
 use crate::Date;
-use crate::exceptions::{Exceptions, ExceptionsUsage};
+use crate::exceptions::Exceptions;
+use crate::model::ExceptionsUsage;
 use crate::model::{
     FileSummary, Finding, InputError, ObjectRef, PolicyInfo, PolicySummary, Report, SCHEMA_VERSION,
     Summary, Verdict, object_label,

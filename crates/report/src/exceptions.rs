@@ -22,11 +22,10 @@
 mod raw;
 
 use crate::Date;
-use crate::model::{Finding, InputError};
+use crate::model::{ExceptionUse, ExceptionsUsage, Finding, InputError};
 use aksid_manifests::ProblemKind;
 use globset::{GlobBuilder, GlobMatcher};
 use raw::{RawEntry, RawMatch};
-use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -142,32 +141,6 @@ impl fmt::Display for ExceptionsError {
         }
         f.write_str(&self.message)
     }
-}
-
-/// Exceptions used and expired in a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ExceptionsUsage {
-    /// Exceptions that turned at least one rejection into a pass.
-    pub used: Vec<ExceptionUse>,
-    /// Exceptions past their expiry date (they no longer apply).
-    pub expired: Vec<ExceptionUse>,
-}
-
-/// One exception in [`ExceptionsUsage`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExceptionUse {
-    /// 1-based position in the file.
-    pub id: usize,
-    /// The `.aksid.yaml` it comes from.
-    pub origin: String,
-    /// The policy id or `*`.
-    pub policy: String,
-    /// Why it exists.
-    pub reason: String,
-    /// Its expiry date.
-    pub expires: Option<Date>,
-    /// Rejections it turned into passes (`used`) or would have, had it not expired (`expired`).
-    pub matched: usize,
 }
 
 impl Exceptions {

@@ -89,11 +89,9 @@ pub mod render;
 
 pub use builder::ReportBuilder;
 pub use date::{Date, ParseDateError};
-pub use exceptions::{
-    Exception, ExceptionUse, Exceptions, ExceptionsError, ExceptionsUsage, Pattern,
-};
+pub use exceptions::{Exception, Exceptions, ExceptionsError, Pattern};
 pub use model::{
-    AppliedException, FileSummary, Finding, InputError, ObjectRef, PolicyInfo, PolicySummary,
-    Report, SCHEMA_VERSION, Summary, Verdict,
+    AppliedException, ExceptionUse, ExceptionsUsage, FileSummary, Finding, InputError, ObjectRef,
+    PolicyInfo, PolicySummary, Report, SCHEMA_VERSION, Summary, Verdict,
 };
 pub use render::Format;

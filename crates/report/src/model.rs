@@ -1,7 +1,6 @@
 //! The report data model, which is also the `-o json` schema.
 
 use crate::Date;
-use crate::exceptions::ExceptionsUsage;
 use aksid_manifests::{InputProblem, ProblemKind};
 use serde::Serialize;
 
@@ -297,4 +296,30 @@ impl Report {
             0
         }
     }
+}
+
+/// Exceptions used and expired in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExceptionsUsage {
+    /// Exceptions that turned at least one rejection into a pass.
+    pub used: Vec<ExceptionUse>,
+    /// Exceptions past their expiry date (they no longer apply).
+    pub expired: Vec<ExceptionUse>,
+}
+
+/// One exception in [`ExceptionsUsage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExceptionUse {
+    /// 1-based position in the file.
+    pub id: usize,
+    /// The `.aksid.yaml` it comes from.
+    pub origin: String,
+    /// The policy id or `*`.
+    pub policy: String,
+    /// Why it exists.
+    pub reason: String,
+    /// Its expiry date.
+    pub expires: Option<Date>,
+    /// Rejections it turned into passes (`used`) or would have, had it not expired (`expired`).
+    pub matched: usize,
 }
