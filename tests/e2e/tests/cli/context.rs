@@ -9,7 +9,7 @@ metadata:
   name: orders
   namespace: shop
   annotations:
-azure.workload.identity/client-id: 0f3a5b7c-1d2e-4f60-8a9b-cdef01234567
+    azure.workload.identity/client-id: 0f3a5b7c-1d2e-4f60-8a9b-cdef01234567
 ";
 
 const POD: &str = "\
@@ -21,8 +21,8 @@ metadata:
 spec:
   serviceAccountName: orders
   containers:
-- name: app
-  image: contoso.azurecr.io/orders:1.0
+    - name: app
+      image: contoso.azurecr.io/orders:1.0
 ";
 
 #[test]
@@ -31,10 +31,10 @@ fn pod_is_judged_with_its_service_account_from_another_file() {
     s.write("identity/sa.yaml", SERVICE_ACCOUNT)
         .write("workloads/pod.yaml", POD);
     s.aksid(&["check", "-f", "identity", "-f", "workloads"])
-        .code(1)
-        .stdout_has("workloads/pod.yaml\n  line 1  Pod shop/orders\n    ✗ rejected by workload-identity-labels")
-        .stdout_has("ServiceAccount shop/orders, which has azure.workload.identity/client-id")
-        .stdout_has("azure.workload.identity/use");
+            .code(1)
+            .stdout_has("workloads/pod.yaml\n  line 1  Pod shop/orders\n    ✗ rejected by workload-identity-labels")
+            .stdout_has("ServiceAccount shop/orders, which has azure.workload.identity/client-id")
+            .stdout_has("azure.workload.identity/use");
     // With the label the same pair is accepted.
     let labelled = POD.replace(
         "  namespace: shop\n",

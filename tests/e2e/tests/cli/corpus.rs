@@ -99,8 +99,8 @@ fn every_expected_row_holds_when_each_file_is_checked_alone() {
                         .iter()
                         .any(|e| e["kind"] == "unrenderedTemplate" || e["kind"] == "malformedYaml");
                     (!template_error || run.code != Some(2)).then(|| {
-                        format!("expected an unrenderedTemplate or malformedYaml error and exit 2, got exit {:?} and errors {errors:?}", run.code)
-                    })
+                            format!("expected an unrenderedTemplate or malformedYaml error and exit 2, got exit {:?} and errors {errors:?}", run.code)
+                        })
                 }
                 "reject" | "accept" => None,
                 other => Some(format!("unknown expectation {other:?}")),

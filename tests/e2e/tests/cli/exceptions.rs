@@ -15,11 +15,11 @@ fn repository(s: &Scratch, root: &str, expires: &str) {
         .expect("git is installed (tests/support/install-test-tools.sh)");
     assert!(status.success());
     s.write(&format!("{root}/apps/api.yaml"), BAD_DEPLOYMENT).write(
-        &format!("{root}/.aksid.yaml"),
-        format!(
-            "exceptions:\n  - policy: no-plaintext-secret-env\n    match:\n      name: api\n      file: \"apps/*.yaml\"\n    reason: Vendor chart; tracked in JIRA-123\n    expires: {expires}\n"
-        ),
-    );
+            &format!("{root}/.aksid.yaml"),
+            format!(
+                "exceptions:\n  - policy: no-plaintext-secret-env\n    match:\n      name: api\n      file: \"apps/*.yaml\"\n    reason: Vendor chart; tracked in JIRA-123\n    expires: {expires}\n"
+            ),
+        );
 }
 
 #[test]
@@ -83,9 +83,9 @@ fn expired_exception_does_not_apply_and_is_reported_expired() {
     let yesterday = utc_date(-1);
     repository(&s, "repo", &yesterday);
     s.aksid_in("repo", &["check", "-f", "apps/"], None)
-        .code(1)
-        .stdout_has("✗ rejected by no-plaintext-secret-env")
-        .stdout_has(&format!("exception #1 (Vendor chart; tracked in JIRA-123) expired on {yesterday} and no longer applies (1 rejection)"));
+            .code(1)
+            .stdout_has("✗ rejected by no-plaintext-secret-env")
+            .stdout_has(&format!("exception #1 (Vendor chart; tracked in JIRA-123) expired on {yesterday} and no longer applies (1 rejection)"));
     let report = s
         .aksid_in("repo", &["check", "-f", "apps/", "-o", "json"], None)
         .json();

@@ -9,20 +9,20 @@ metadata:
   namespace: shop
 spec:
   selector:
-matchLabels: {app: web}
+    matchLabels: {app: web}
   template:
-metadata:
-  labels: {app: web}
-spec:
-  containers:
-    - name: web
-      image: contoso.azurecr.io/web:1.4.2
-      env:
-        - name: DB_PASSWORD
-          valueFrom:
-            secretKeyRef: {name: web-db, key: password}
-        - name: LOG_LEVEL
-          value: info
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: contoso.azurecr.io/web:1.4.2
+          env:
+            - name: DB_PASSWORD
+              valueFrom:
+                secretKeyRef: {name: web-db, key: password}
+            - name: LOG_LEVEL
+              value: info
 ";
 
 /// A literal password in `env`: rejected by no-plaintext-secret-env.
@@ -34,17 +34,17 @@ metadata:
   namespace: shop
 spec:
   selector:
-matchLabels: {app: api}
+    matchLabels: {app: api}
   template:
-metadata:
-  labels: {app: api}
-spec:
-  containers:
-    - name: api
-      image: contoso.azurecr.io/api:3.0.0
-      env:
-        - name: DB_PASSWORD
-          value: \"S3cr3tP@ssw0rd!2024xyz\"
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+        - name: api
+          image: contoso.azurecr.io/api:3.0.0
+          env:
+            - name: DB_PASSWORD
+              value: \"S3cr3tP@ssw0rd!2024xyz\"
 ";
 
 /// cluster-admin for a user: rejected by no-cluster-admin-users.
@@ -59,8 +59,8 @@ roleRef:
   name: cluster-admin
 subjects:
   - apiGroup: rbac.authorization.k8s.io
-kind: User
-name: bob@contoso.com
+    kind: User
+    name: bob@contoso.com
 ";
 
 /// cluster-admin for an Entra group by object ID: accepted.
@@ -75,8 +75,8 @@ roleRef:
   name: cluster-admin
 subjects:
   - apiGroup: rbac.authorization.k8s.io
-kind: Group
-name: 6f1c9d3e-2b4a-4c8e-9f7d-1a2b3c4d5e6f
+    kind: Group
+    name: 6f1c9d3e-2b4a-4c8e-9f7d-1a2b3c4d5e6f
 ";
 
 /// No policy selects a ConfigMap.

@@ -57,10 +57,10 @@ fn malformed_yaml_exits_2_and_the_other_files_are_still_reported() {
         .write("k8s/c-bad.yaml", BAD_DEPLOYMENT);
     let [text, json, ..] = s.check_all_formats(&["-f", "k8s"]);
     text.code(2)
-        .stdout_has("k8s/a-good.yaml\n  ✓ 1 object accepted")
-        .stdout_has("k8s/c-bad.yaml\n  line 1  Deployment shop/api\n    ✗ rejected by no-plaintext-secret-env")
-        .stdout_has("✗ k8s/b-broken.yaml:")
-        .stdout_has("malformed YAML");
+            .stdout_has("k8s/a-good.yaml\n  ✓ 1 object accepted")
+            .stdout_has("k8s/c-bad.yaml\n  line 1  Deployment shop/api\n    ✗ rejected by no-plaintext-secret-env")
+            .stdout_has("✗ k8s/b-broken.yaml:")
+            .stdout_has("malformed YAML");
     let report = json.json();
     let malformed = errors_of_kind(&report, "malformedYaml");
     assert_same(
@@ -202,9 +202,9 @@ fn json_input_is_checked() {
     let good: serde_json::Value = serde_saphyr::from_str(GROUP_CLUSTER_ADMIN).unwrap();
     s.write("bindings.json", serde_json::to_string(&[good]).unwrap());
     s.aksid(&["check", "-f", "binding.json", "-f", "bindings.json"])
-        .code(1)
-        .stdout_has("binding.json\n  line 1  ClusterRoleBinding bob-cluster-admin\n    ✗ rejected by no-cluster-admin-users")
-        .stdout_has("bindings.json\n  ✓ 1 object accepted");
+            .code(1)
+            .stdout_has("binding.json\n  line 1  ClusterRoleBinding bob-cluster-admin\n    ✗ rejected by no-cluster-admin-users")
+            .stdout_has("bindings.json\n  ✓ 1 object accepted");
 }
 
 #[test]
@@ -222,8 +222,8 @@ fn multi_document_yaml_reports_the_document_and_line() {
     );
     s.write("all.yaml", &text);
     s.aksid(&["check", "-f", "all.yaml"]).code(1).stdout_has(&format!(
-        "all.yaml\n  line {binding_line}  ClusterRoleBinding bob-cluster-admin\n    ✗ rejected by no-cluster-admin-users"
-    ));
+            "all.yaml\n  line {binding_line}  ClusterRoleBinding bob-cluster-admin\n    ✗ rejected by no-cluster-admin-users"
+        ));
     let report = s.aksid(&["check", "-f", "all.yaml", "-o", "json"]).json();
     let found: Vec<(u64, u64)> = results(&report, "all.yaml", "no-cluster-admin-users")
         .iter()

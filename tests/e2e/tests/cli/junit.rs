@@ -13,18 +13,18 @@ from junitparser import JUnitXml, Error, Failure, Skipped
 xml = JUnitXml.fromfile(sys.argv[1])
 suites = {}
 for suite in xml:
-counted = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-for case in suite:
-    counted["tests"] += 1
-    for result in case.result:
-        if isinstance(result, Failure):
-            counted["failures"] += 1
-        elif isinstance(result, Error):
-            counted["errors"] += 1
-        elif isinstance(result, Skipped):
-            counted["skipped"] += 1
-declared = {"tests": suite.tests, "failures": suite.failures, "errors": suite.errors, "skipped": suite.skipped}
-suites[suite.name] = {"counted": counted, "declared": declared}
+    counted = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for case in suite:
+        counted["tests"] += 1
+        for result in case.result:
+            if isinstance(result, Failure):
+                counted["failures"] += 1
+            elif isinstance(result, Error):
+                counted["errors"] += 1
+            elif isinstance(result, Skipped):
+                counted["skipped"] += 1
+    declared = {"tests": suite.tests, "failures": suite.failures, "errors": suite.errors, "skipped": suite.skipped}
+    suites[suite.name] = {"counted": counted, "declared": declared}
 total = {"tests": xml.tests, "failures": xml.failures, "errors": xml.errors, "skipped": xml.skipped}
 print(json.dumps({"suites": suites, "declared": total}))
 "#;
@@ -33,14 +33,14 @@ print(json.dumps({"suites": suites, "declared": total}))
 fn junitparser_reads_it_and_counts_match_the_json_summary() {
     let s = scratch!();
     s.write("k8s/api.yaml", BAD_DEPLOYMENT)
-        .write("k8s/web.yaml", GOOD_DEPLOYMENT)
-        .write("k8s/rbac.yaml", format!("{USER_CLUSTER_ADMIN}---\n{GROUP_CLUSTER_ADMIN}---\n{}", USER_CLUSTER_ADMIN.replace("bob", "eve")))
-        .write("k8s/broken.yaml", MALFORMED)
-        .write("k8s/chart.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n")
-        .write(
-            "exceptions.yaml",
-            "exceptions:\n- policy: no-cluster-admin-users\n  match: {name: eve-cluster-admin}\n  reason: \"break-glass <account> & JIRA-7\"\n",
-        );
+            .write("k8s/web.yaml", GOOD_DEPLOYMENT)
+            .write("k8s/rbac.yaml", format!("{USER_CLUSTER_ADMIN}---\n{GROUP_CLUSTER_ADMIN}---\n{}", USER_CLUSTER_ADMIN.replace("bob", "eve")))
+            .write("k8s/broken.yaml", MALFORMED)
+            .write("k8s/chart.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n")
+            .write(
+                "exceptions.yaml",
+                "exceptions:\n- policy: no-cluster-admin-users\n  match: {name: eve-cluster-admin}\n  reason: \"break-glass <account> & JIRA-7\"\n",
+            );
     let args = ["check", "-f", "k8s", "--exceptions", "exceptions.yaml"];
     let junit = s.aksid(&[&args[..], &["-o", "junit"]].concat());
     junit.code(2);

@@ -16,40 +16,40 @@ import json, re, sys
 import jsonschema
 schema = json.load(open(sys.argv[1], encoding="utf-8"))
 def patterns(node):
-if isinstance(node, dict):
-    for key, value in node.items():
-        if key == "pattern" and isinstance(value, str):
-            yield value
-        yield from patterns(value)
-elif isinstance(node, list):
-    for value in node:
-        yield from patterns(value)
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            yield from patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from patterns(value)
 compiled = [re.compile(p) for p in patterns(schema)]
 cls = jsonschema.validators.validator_for(schema)
 cls.check_schema(schema)
 validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
 errors = {}
 for path in sys.argv[2:]:
-instance = json.load(open(path, encoding="utf-8"))
-errors[path] = ["/" + "/".join(map(str, e.absolute_path)) + ": " + e.message[:200]
-                for e in validator.iter_errors(instance)]
+    instance = json.load(open(path, encoding="utf-8"))
+    errors[path] = ["/" + "/".join(map(str, e.absolute_path)) + ": " + e.message[:200]
+                    for e in validator.iter_errors(instance)]
 print(json.dumps({"validator": cls.__name__, "patterns": len(compiled),
-              "formats": sorted(cls.FORMAT_CHECKER.checkers), "errors": errors}))
+                  "formats": sorted(cls.FORMAT_CHECKER.checkers), "errors": errors}))
 "#;
 
 #[test]
 fn validates_against_the_official_schema_with_code_scanning_essentials() {
     let s = scratch!();
     s.write("apps/api.yaml", BAD_DEPLOYMENT)
-        .write("apps/my app.yaml", GOOD_DEPLOYMENT)
-        .write("rbac/bindings.yaml", format!("{GROUP_CLUSTER_ADMIN}---\n{USER_CLUSTER_ADMIN}"))
-        .write("broken.yaml", MALFORMED)
-        .write("empty.yaml", "")
-        // An accepted exception: a suppressed result.
-        .write(
-            "exceptions.yaml",
-            "exceptions:\n- policy: no-cluster-admin-users\n  match: {name: bob-cluster-admin}\n  reason: break-glass account, JIRA-7\n",
-        );
+            .write("apps/my app.yaml", GOOD_DEPLOYMENT)
+            .write("rbac/bindings.yaml", format!("{GROUP_CLUSTER_ADMIN}---\n{USER_CLUSTER_ADMIN}"))
+            .write("broken.yaml", MALFORMED)
+            .write("empty.yaml", "")
+            // An accepted exception: a suppressed result.
+            .write(
+                "exceptions.yaml",
+                "exceptions:\n- policy: no-cluster-admin-users\n  match: {name: bob-cluster-admin}\n  reason: break-glass account, JIRA-7\n",
+            );
     s.write(
         "apps/wi.yaml",
         BAD_DEPLOYMENT.replace("name: api", "name: api2").replace(

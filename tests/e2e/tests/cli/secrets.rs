@@ -15,10 +15,10 @@ fn assert_never_shown(runs: &[Run]) {
             for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
                 if text.contains(&prefix) {
                     run.fail(
-                        &format!("the secret {secret:?} never to appear, but {stream} holds its first 12 characters"),
-                        &format!("no {prefix:?} anywhere"),
-                        None,
-                    );
+                            &format!("the secret {secret:?} never to appear, but {stream} holds its first 12 characters"),
+                            &format!("no {prefix:?} anywhere"),
+                            None,
+                        );
                 }
             }
         }

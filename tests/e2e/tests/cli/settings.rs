@@ -63,7 +63,7 @@ fn unknown_policy_id_exits_2() {
         "no-plaintext-secrets-env:\n  allowedNames: [DB_PASSWORD]\n",
     );
     s.aksid(&["check", "-f", "api.yaml", "--settings", "aksid-settings.yaml"])
-        .code(2)
-        .stderr_has("settings for unknown policy \"no-plaintext-secrets-env\"")
-        .stderr_has("no-local-accounts, no-cluster-admin-users, workload-identity-labels, no-plaintext-secret-env");
+            .code(2)
+            .stderr_has("settings for unknown policy \"no-plaintext-secrets-env\"")
+            .stderr_has("no-local-accounts, no-cluster-admin-users, workload-identity-labels, no-plaintext-secret-env");
 }
