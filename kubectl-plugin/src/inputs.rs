@@ -219,7 +219,7 @@ fn read_bounded_file(path: &Path, max: usize) -> Result<Vec<u8>, InputFailure> {
 }
 
 /// At most `max` bytes of `reader`; `None` when there is more.
-fn read_bounded(reader: impl Read, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_bounded(reader: impl Read, max: usize) -> std::io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
     let n = reader.take(max as u64 + 1).read_to_end(&mut bytes)?;
     Ok((n <= max).then_some(bytes))

@@ -105,8 +105,10 @@ pub struct Rendered {
 
 /// `kubectl kustomize DIR` with origin annotations, through a temporary kustomization that
 /// names DIR as its only resource (so the user's files are never changed). Kustomize refuses
-/// absolute resource paths, so DIR is named relative to the temporary directory.
-pub fn render(dir: &Path) -> Result<Rendered, InputFailure> {
+/// absolute resource paths, so DIR is named relative to the temporary directory. The output is
+/// read up to `max` bytes, as any input is; kustomize's own error text is not repeated, since
+/// its parse errors can quote the manifests' values.
+pub fn render(dir: &Path, max: usize) -> Result<Rendered, InputFailure> {
     let failure = |message: String| InputFailure {
         name: dir.display().to_string(),
         message,
@@ -128,26 +130,50 @@ pub fn render(dir: &Path) -> Result<Rendered, InputFailure> {
     std::fs::write(root.join("kustomization.yaml"), kustomization.to_string())
         .map_err(|e| failure(format!("cannot render: {e}")))?;
     let kubectl = std::env::var_os("KUBECTL").unwrap_or_else(|| "kubectl".into());
-    let output = std::process::Command::new(&kubectl)
+    let mut child = std::process::Command::new(&kubectl)
         .arg("kustomize")
         .arg(&root)
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
         .map_err(|e| {
             failure(format!(
                 "cannot run {} kustomize: {e}; --kustomize needs kubectl (or set KUBECTL)",
                 kubectl.to_string_lossy()
             ))
         })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = child
+        .stdout
+        .take()
+        .map(|out| crate::inputs::read_bounded(out, max));
+    let bytes = match stdout {
+        Some(Ok(Some(bytes))) => bytes,
+        Some(Ok(None)) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(InputFailure {
+                kind: ProblemKind::TooLarge,
+                ..failure(format!(
+                    "kubectl kustomize wrote more than the {} limit; raise it with --max-file-size",
+                    aksid_manifests::human_size(max as u64, false)
+                ))
+            });
+        }
+        _ => Vec::new(),
+    };
+    let status = child
+        .wait()
+        .map_err(|e| failure(format!("kubectl kustomize: {e}")))?;
+    if !status.success() {
         return Err(failure(format!(
-            "kubectl kustomize failed: {}",
-            stderr.trim()
+            "kubectl kustomize failed ({status}); run `kubectl kustomize {}` to see why",
+            dir.display()
         )));
     }
     let input = Input {
         name: format!("{} (kustomize)", dir.display()),
-        bytes: output.stdout,
+        bytes,
         walked: false,
     };
     Ok(Rendered { input, root })

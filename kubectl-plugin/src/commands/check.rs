@@ -99,7 +99,12 @@ fn load_manifests(args: &CheckArgs, report: &mut aksid_report::ReportBuilder) ->
             .filter(|p| !dirs.contains(p))
             .cloned()
             .collect();
-        (rest, dirs.iter().map(|d| kustomize::render(d)).collect())
+        (
+            rest,
+            dirs.iter()
+                .map(|d| kustomize::render(d, args.max_file_size))
+                .collect(),
+        )
     } else {
         (args.paths.clone(), Vec::new())
     };

@@ -114,3 +114,22 @@ fn kustomize_renders_and_gives_one_finding_per_object_in_the_resource_file() {
     assert!(!run.stdout.contains("hunter2"), "the value never appears");
     assert!(!run.stdout.contains("config.kubernetes.io/origin"), "{run}");
 }
+
+#[test]
+fn a_failing_kustomization_is_an_error_that_quotes_nothing_of_it() {
+    let s = Scratch::new(SUITE, "failing");
+    s.write("broken/kustomization.yaml", "resources: [missing.yaml]\n")
+        .write("broken/other.yaml", "password: hunter2-in-the-tree\n");
+    let run = s.aksid(&["check", "-f", "broken", "--kustomize", "-o", "json"]);
+    run.code(2);
+    assert!(run.stdout.contains("kubectl kustomize failed"), "{run}");
+    assert!(
+        run.stdout
+            .contains("run `kubectl kustomize broken` to see why"),
+        "{run}"
+    );
+    assert!(
+        !run.stdout.contains("missing.yaml") && !run.stdout.contains("hunter2"),
+        "{run}"
+    );
+}
