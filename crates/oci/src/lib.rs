@@ -20,7 +20,7 @@
 //! ```no_run
 //! use aksid_oci::{Client, ClientOptions, Reference};
 //!
-//! let client = Client::new(ClientOptions::new("/home/me/.cache/aksid/oci".into()))?;
+//! let client = Client::new(ClientOptions::new("/home/me/.cache/aksid/oci"))?;
 //! let module = std::fs::read("artifacts/no-local-accounts.wasm")?;
 //! let target = Reference::parse("registry://127.0.0.1:5000/aksid/no-local-accounts:v0.1.0")?;
 //! let pushed = client.push(&module, &target)?;
