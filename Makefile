@@ -13,6 +13,9 @@ WASM_RUSTFLAGS := --remap-path-prefix=$(CURDIR)=/aksid --remap-path-prefix=$(HOM
 # The release date of the policies' version, recorded in artifacthub-pkg.yml; bump it together
 # with the version. A fixed value (not the clock, not the commit date) keeps builds reproducible.
 RELEASE_DATE := 2026-11-22T00:00:00Z
+BROWSER_TARGET := wasm32-unknown-unknown
+DIST_ARGS = --modules target/$(WASM_TARGET)/release --created-at $(RELEASE_DATE) \
+	--browser-wasm target/$(BROWSER_TARGET)/release/aksid_browser.wasm
 PLUGIN := target/release/kubectl-aksid
 # `make test` lints while it builds: clippy-driver compiles the workspace's own crates (and only
 # those) in the one native build, so nothing is compiled twice for `cargo clippy`. The same
@@ -26,34 +29,22 @@ TEST_RUNNER = $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast 
 all: build
 
 tools:
-	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@for t in $(WASM_TARGET) $(BROWSER_TARGET); do \
+		rustup target list --installed | grep -qx $$t || rustup target add $$t; done
 
-# The wasm tree: the policies and the test guest, built once.
+# The wasm trees, built once: the policies and the test guest; the playground's browser host.
 modules: tools
 	RUSTFLAGS="$(WASM_RUSTFLAGS)" $(CARGO) build --release --locked --target $(WASM_TARGET) \
 		$(addprefix -p ,$(POLICIES)) -p hostile-policy
+	RUSTFLAGS="$(WASM_RUSTFLAGS)" $(CARGO) build --release --locked --target $(BROWSER_TARGET) -p aksid-browser
 
 artifacts: modules
-	$(CARGO) run --release --locked -q -p aksid-dist -- --out artifacts --created-at $(RELEASE_DATE)
+	$(CARGO) run --release --locked -q -p aksid-dist -- $(DIST_ARGS) --out artifacts
 
-# The browser playground (host/browser/): its Rust host compiled for the browser, bound with
-# wasm-bindgen (the CLI's version must equal the crate's), the site, the built-in modules and the
-# examples, into artifacts/playground/ (committed, embedded by kubectl-aksid, publishable as
-# static pages). Reproducible: fixed paths in the wasm, sorted examples.
-WASM_BINDGEN_VERSION := 0.2.130
-PLAYGROUND := artifacts/playground
-playground:
-	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-	@wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' \
-		|| $(CARGO) install wasm-bindgen-cli --version =$(WASM_BINDGEN_VERSION)
-	RUSTFLAGS="$(WASM_RUSTFLAGS)" $(CARGO) build --release --locked --target wasm32-unknown-unknown -p aksid-browser
-	rm -rf $(PLAYGROUND) && mkdir -p $(PLAYGROUND)/policies
-	wasm-bindgen --target web --no-typescript --out-dir $(PLAYGROUND) \
-		$${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/aksid_browser.wasm
-	cp host/browser/site/index.html host/browser/site/app.js host/browser/site/worker.js host/browser/site/style.css $(PLAYGROUND)/
-	for p in $(POLICIES); do cp artifacts/$$p/policy.wasm $(PLAYGROUND)/policies/$$p.wasm; done
-	python3 -c 'import json,pathlib,sys; fs=sorted(pathlib.Path("examples").rglob("*.y*ml")); \
-		json.dump([{"file":str(f),"text":f.read_text()} for f in fs], sys.stdout, indent=1)' > $(PLAYGROUND)/examples.json
+# The browser playground (host/browser/) is part of the set: aksid-dist binds the browser host
+# with wasm-bindgen (as a library, at the version Cargo.lock pins beside the crate's) and writes
+# artifacts/playground/ (committed, embedded by kubectl-aksid, publishable as static pages).
+playground: artifacts
 
 # The committed modules are what kubectl-aksid embeds: no wasm toolchain is needed to build it.
 verify-artifacts:
@@ -84,8 +75,8 @@ test: test-tools fmt-check verify-artifacts modules
 			echo "align the features in tools/workspace-hack/Cargo.toml"; exit 2; fi; done
 	@# Reproducible and current: the committed artifacts are what this tree builds, byte for byte.
 	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
-		target/release/aksid-dist --modules target/$(WASM_TARGET)/release --out "$$out" --created-at $(RELEASE_DATE) >/dev/null \
-		&& diff -r --brief --exclude=README.md --exclude=playground artifacts "$$out" \
+		target/release/aksid-dist $(DIST_ARGS) --out "$$out" >/dev/null \
+		&& diff -r --brief --exclude=README.md artifacts "$$out" \
 		|| { echo "artifacts/ differs from a build of this tree: run 'make artifacts' and commit the result" >&2; exit 2; }
 	$(LINT_ENV) $(CARGO) $(TEST_RUNNER) --release --locked --workspace
 	@# --doc runs even a crate's doctest = false: the browser host's #[path] copies of the host's

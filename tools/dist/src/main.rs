@@ -3,7 +3,8 @@
 //! For each policy under `policies/` (a folder with `metadata.yml`): the module annotated with its
 //! metadata and README (`<id>/policy.wasm`, as `kwctl annotate -m metadata.yml -u README.md`
 //! writes it), `metadata.yml`, `artifacthub-pkg.yml` and `cluster-admission-policy.yaml`; then
-//! `SHA256SUMS` over everything. The output depends only on its inputs and `--created-at`, so two
+//! `SHA256SUMS` over everything. With `--browser-wasm`, also the browser playground
+//! (`playground/`, see [`playground`]). The output depends only on its inputs and `--created-at`, so two
 //! builds of one commit give identical bytes.
 
 use aksid_metadata::{Metadata, PolicyMode, annotate, cluster_admission_policy};
@@ -14,6 +15,8 @@ use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod playground;
+
 /// Kubewarden policy-server and kwctl load modules of any size, but aksid keeps each one small
 /// enough to pull and compile quickly; the build fails rather than ship a bloated module.
 const MAX_MODULE_BYTES: usize = 600 * 1024;
@@ -22,7 +25,7 @@ const MAX_MODULE_BYTES: usize = 600 * 1024;
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Example:\n  cargo build --release --target wasm32-wasip1 -p no-local-accounts ...\n  aksid-dist --policies policies --modules target/wasm32-wasip1/release --out artifacts"
+    after_help = "Example:\n  cargo build --release --target wasm32-wasip1 -p no-local-accounts ...\n  cargo build --release --target wasm32-unknown-unknown -p aksid-browser\n  aksid-dist --policies policies --modules target/wasm32-wasip1/release --out artifacts \\\n    --browser-wasm target/wasm32-unknown-unknown/release/aksid_browser.wasm"
 )]
 struct Args {
     /// Folder holding one folder per policy (each with metadata.yml and README.md).
@@ -41,6 +44,16 @@ struct Args {
     /// Registry prefix used in the ClusterAdmissionPolicy module references.
     #[arg(long, value_name = "PREFIX", default_value = "ghcr.io/aksid/policies")]
     registry: String,
+    /// The browser host (`aksid_browser.wasm`, built for wasm32-unknown-unknown): with it, the
+    /// playground site is written to `OUT/playground/` as well.
+    #[arg(long, value_name = "FILE")]
+    browser_wasm: Option<PathBuf>,
+    /// The playground's HTML, CSS and JavaScript.
+    #[arg(long, value_name = "DIR", default_value = "host/browser/site")]
+    site: PathBuf,
+    /// The examples offered in the playground's picker.
+    #[arg(long, value_name = "DIR", default_value = "examples")]
+    examples: PathBuf,
     /// RFC 3339 timestamp recorded in artifacthub-pkg.yml (use the commit date for reproducible builds).
     #[arg(long, value_name = "TIME", default_value = "1970-01-01T00:00:00Z")]
     created_at: String,
@@ -64,6 +77,14 @@ fn run(args: &Args) -> Result<()> {
     let mut written = Vec::new();
     for id in &ids {
         written.extend(write_policy(args, id).with_context(|| format!("policy {id}"))?);
+    }
+    if let Some(browser_wasm) = &args.browser_wasm {
+        let inputs = playground::Inputs {
+            browser_wasm,
+            site: &args.site,
+            examples: &args.examples,
+        };
+        written.extend(playground::write(&args.out, &inputs, &ids).context("playground")?);
     }
     written.sort();
     let sums: String = written
