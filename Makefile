@@ -24,7 +24,7 @@ CLIPPY_DRIVER = $(shell rustup which clippy-driver 2>/dev/null || command -v cli
 LINT_ENV = RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 TEST_RUNNER = $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast --cargo-quiet,test --no-fail-fast)
 
-.PHONY: all tools modules artifacts verify-artifacts build demo test test-tools fmt-check bench clean playground
+.PHONY: all tools modules artifacts verify-artifacts build demo test test-build test-tools fmt-check bench clean playground
 
 all: build
 
@@ -65,8 +65,9 @@ test-tools: tools
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
-test: test-tools fmt-check verify-artifacts modules
-	$(LINT_ENV) $(CARGO) build --release --locked --workspace --all-targets --timings
+# The test tools (apt, pip: mostly waiting on the network) install while the compiler works.
+test: fmt-check verify-artifacts
+	$(MAKE) --no-print-directory -j2 test-tools test-build
 	@# One feature set: neither the tests nor kubectl-aksid alone (cargo install, pre-commit)
 	@# may recompile what this build compiled (see tools/workspace-hack/Cargo.toml).
 	@for build in "test --no-run --workspace" "build -p kubectl-aksid"; do \
@@ -82,6 +83,11 @@ test: test-tools fmt-check verify-artifacts modules
 	@# --doc runs even a crate's doctest = false: the browser host's #[path] copies of the host's
 	@# modules carry doctests written for aksid-host, which run there.
 	$(LINT_ENV) $(CARGO) test --release --locked --workspace --exclude aksid-browser --doc
+
+# The wasm trees, then every native crate once; clippy-driver lints the workspace's crates as
+# they compile (RUSTC_WORKSPACE_WRAPPER), so lint and build are one compilation.
+test-build: modules
+	$(LINT_ENV) $(CARGO) build --release --locked --workspace --all-targets --timings
 
 bench: build test-tools
 	$(CARGO) bench --locked -p aksid-bench

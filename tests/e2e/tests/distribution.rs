@@ -118,13 +118,37 @@ mod artifacts {
         assert_eq!(listed, sorted, "SHA256SUMS is sorted, as sha256sum output");
         let files: Vec<String> = support::files_under(&dir)
             .into_iter()
-            // The playground (`make playground`) is its own distributable, not a policy's.
-            .filter(|f| f != "README.md" && f != "SHA256SUMS" && !f.starts_with("playground/"))
+            .filter(|f| f != "README.md" && f != "SHA256SUMS")
             .collect();
         assert_eq!(
             listed, files,
             "SHA256SUMS lists exactly the distributed files"
         );
+        // The playground is its own distributable: the site, the browser host, and a copy of
+        // each policy's module byte for byte (checked here, so the page judges as the CLI does).
+        let (site, files): (Vec<String>, Vec<String>) = files
+            .into_iter()
+            .partition(|f| f.starts_with("playground/"));
+        let site_policies: Vec<&String> = site
+            .iter()
+            .filter(|f| f.starts_with("playground/policies/"))
+            .collect();
+        assert_eq!(site_policies.len(), POLICIES.len(), "{site:?}");
+        for id in POLICIES {
+            assert!(
+                std::fs::read(dir.join(format!("playground/policies/{id}.wasm"))).unwrap()
+                    == std::fs::read(dir.join(format!("{id}/policy.wasm"))).unwrap(),
+                "playground/policies/{id}.wasm is not {id}/policy.wasm"
+            );
+        }
+        for file in [
+            "index.html",
+            "aksid_browser.js",
+            "aksid_browser_bg.wasm",
+            "examples.json",
+        ] {
+            assert!(site.contains(&format!("playground/{file}")), "{site:?}");
+        }
         let expected: Vec<String> = {
             let mut ids = POLICIES.to_vec();
             ids.sort_unstable();

@@ -88,7 +88,10 @@ fn examples(root: &Path) -> Result<Vec<Example>> {
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
         let entry = entry.with_context(|| format!("reading {}", root.display()))?;
         let path = entry.path();
-        let yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        let yaml = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
         if !entry.file_type().is_file() || !yaml {
             continue;
         }
