@@ -95,9 +95,7 @@ pub enum Error {
     },
 
     /// The module is larger than the host's `max_module_size`; nothing was compiled.
-    #[error(
-        "policy {policy}: the module is {size} bytes, over the {limit}-byte module size limit"
-    )]
+    #[error("policy {policy}: the module is {size} bytes, over the {limit}-byte module size limit")]
     ModuleTooLarge {
         /// The policy (the name given at load, or `sha256:<prefix>`: the module is not read).
         policy: String,

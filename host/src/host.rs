@@ -225,7 +225,9 @@ impl Host {
                 let _ = sender.send(result);
             });
         if let Err(e) = spawned {
-            return Err(Error::Config(format!("cannot start a compiler thread: {e}")));
+            return Err(Error::Config(format!(
+                "cannot start a compiler thread: {e}"
+            )));
         }
         match receiver.recv_timeout(timeout) {
             Ok(result) => result.map_err(|reason| Error::InvalidModule {

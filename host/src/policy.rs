@@ -7,9 +7,7 @@ use crate::error::Error;
 use crate::objects::ObjectSet;
 use crate::runtime::{Runtime, lock};
 use crate::state::{Finished, HostTrap, Shared, State};
-use crate::verdict::{
-    SettingsVerdict, Verdict, parse_settings, parse_validation, truncate_text,
-};
+use crate::verdict::{SettingsVerdict, Verdict, parse_settings, parse_validation, truncate_text};
 use aksid_metadata::Metadata;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -216,7 +214,11 @@ impl Policy {
                 reason,
             })?;
         let limit = self.inner.host.config.max_message_size;
-        for text in verdict.message.iter_mut().chain(verdict.warnings.iter_mut()) {
+        for text in verdict
+            .message
+            .iter_mut()
+            .chain(verdict.warnings.iter_mut())
+        {
             truncate_text(text, limit);
         }
         verdict.logs = called.finished.logs;
@@ -413,6 +415,51 @@ impl Policy {
         }
     }
 
+    /// The limit a trapped call ran into, if any: the run deadline, the timeout, the memory
+    /// budget (linear or host-held), the table limit or the response size.
+    fn resource_error(
+        &self,
+        operation: &'static str,
+        error: &wasmtime::Error,
+        finished: &Finished,
+    ) -> Option<Error> {
+        let policy = self.inner.name.clone();
+        let config = &self.inner.host.config;
+        if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            let deadline_passed = config
+                .run_deadline
+                .is_some_and(|deadline| std::time::Instant::now() >= deadline);
+            return Some(if deadline_passed {
+                Error::Deadline { policy, operation }
+            } else {
+                Error::Timeout {
+                    policy,
+                    operation,
+                    timeout: config.timeout,
+                }
+            });
+        }
+        match error.downcast_ref::<HostTrap>() {
+            Some(&HostTrap::HostMemory { what, size }) => Some(Error::HostMemoryLimit {
+                policy,
+                operation,
+                what,
+                size,
+                limit: self.inner.shared.memory_limit,
+            }),
+            _ if finished.memory_refused || finished.table_refused => {
+                self.limit_error(operation, finished)
+            }
+            Some(&HostTrap::ResponseTooLarge(size)) => Some(Error::ResponseTooLarge {
+                policy,
+                operation,
+                size,
+                limit: self.inner.shared.max_response_size,
+            }),
+            _ => None,
+        }
+    }
+
     /// Classifies a call that ended in a trap (or another error raised inside wasmtime).
     fn trap_error(
         &self,
@@ -420,45 +467,12 @@ impl Policy {
         error: wasmtime::Error,
         finished: Finished,
     ) -> Error {
-        let policy = self.inner.name.clone();
-        let trap = error.downcast_ref::<Trap>().copied();
-        let deadline_passed = self
-            .inner
-            .host
-            .config
-            .run_deadline
-            .is_some_and(|deadline| std::time::Instant::now() >= deadline);
-        if trap == Some(Trap::Interrupt) && deadline_passed {
-            return Error::Deadline { policy, operation };
-        }
-        if trap == Some(Trap::Interrupt) {
-            return Error::Timeout {
-                policy,
-                operation,
-                timeout: self.inner.host.config.timeout,
-            };
-        }
-        let host_trap = error.downcast_ref::<HostTrap>();
-        if let Some(&HostTrap::HostMemory { what, size }) = host_trap {
-            return Error::HostMemoryLimit {
-                policy,
-                operation,
-                what,
-                size,
-                limit: self.inner.shared.memory_limit,
-            };
-        }
-        if let Some(limit) = self.limit_error(operation, &finished) {
+        if let Some(limit) = self.resource_error(operation, &error, &finished) {
             return limit;
         }
-        if let Some(HostTrap::ResponseTooLarge(size)) = host_trap {
-            return Error::ResponseTooLarge {
-                policy,
-                operation,
-                size: *size,
-                limit: self.inner.shared.max_response_size,
-            };
-        }
+        let policy = self.inner.name.clone();
+        let trap = error.downcast_ref::<Trap>().copied();
+        let host_trap = error.downcast_ref::<HostTrap>();
         let backtrace: Vec<String> = error
             .downcast_ref::<WasmBacktrace>()
             .map(|backtrace| {

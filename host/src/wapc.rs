@@ -169,7 +169,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             let (code, what) = match answer {
                 Answer::Ok(bytes) => {
                     state.call.host_response = bytes;
-                    (1, if is_log { "log records" } else { "a host-call answer" })
+                    (
+                        1,
+                        if is_log {
+                            "log records"
+                        } else {
+                            "a host-call answer"
+                        },
+                    )
                 }
                 Answer::NotFound(message) => {
                     state.call.host_error = message.into_bytes();

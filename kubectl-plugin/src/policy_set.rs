@@ -62,7 +62,10 @@ fn load_module(spec: &str, args: &PolicyArgs) -> Result<Module> {
         let pulled = crate::registry::client(args)?.pull(&aksid_oci::Reference::parse(spec)?)?;
         (pulled.bytes, format!("{spec} ({})", pulled.manifest_digest))
     } else {
-        (read_module_file(spec, args.max_module_size)?, spec.to_owned())
+        (
+            read_module_file(spec, args.max_module_size)?,
+            spec.to_owned(),
+        )
     };
     check_module_size(spec, bytes.len(), args.max_module_size)?;
     let metadata = match Metadata::from_wasm(&bytes) {
@@ -101,7 +104,9 @@ fn read_module_file(spec: &str, limit: usize) -> Result<Vec<u8>> {
         .with_context(|| format!("reading {spec}"))?;
     if bytes.len() > limit {
         // The size the file claims, for the message only: the read above is what bounds memory.
-        let claimed = std::fs::metadata(spec).map_or(0, |m| m.len()).max(bytes.len() as u64);
+        let claimed = std::fs::metadata(spec)
+            .map_or(0, |m| m.len())
+            .max(bytes.len() as u64);
         check_module_size(spec, claimed as usize, limit)?;
     }
     Ok(bytes)

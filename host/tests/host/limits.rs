@@ -155,7 +155,11 @@ fn responding_guest(host: &Host, grow: u32, len: usize, grow_after: u32) -> Poli
 }
 
 fn validate(policy: &Policy) -> Result<aksid_host::Verdict, Error> {
-    policy.validate(&admission_request(pod("p")), &json!({}), &Default::default())
+    policy.validate(
+        &admission_request(pod("p")),
+        &json!({}),
+        &Default::default(),
+    )
 }
 
 #[test]
@@ -256,7 +260,12 @@ fn compilation_past_the_time_limit_is_abandoned() {
         err.to_string(),
         "policy hostile-policy: compiling the module took longer than the 1ns compile time limit; it was abandoned"
     );
-    assert!(Host::new(HostConfig::default()).unwrap().load(&module).is_ok());
+    assert!(
+        Host::new(HostConfig::default())
+            .unwrap()
+            .load(&module)
+            .is_ok()
+    );
 }
 
 #[test]

@@ -199,7 +199,10 @@ fn validate(payload: &[u8]) -> CallResult {
         ),
         "host-call-flood" => host_call_flood(),
         "huge-message" => {
-            let size = settings.get("size").and_then(Value::as_u64).unwrap_or(4 << 20);
+            let size = settings
+                .get("size")
+                .and_then(Value::as_u64)
+                .unwrap_or(4 << 20);
             respond(false, Some("m".repeat(size as usize)))
         }
         _ => {
