@@ -229,6 +229,8 @@ impl State {
         if size > self.shared.memory_limit {
             return Err(HostTrap::HostMemory { what, size });
         }
+        // The caller is about to keep `adding` more bytes.
+        self.limiter.host_held = held.saturating_add(adding);
         Ok(())
     }
 
