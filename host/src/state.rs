@@ -234,11 +234,14 @@ impl State {
         Ok(())
     }
 
-    /// Records a refused host call, counting its bytes.
-    pub(crate) fn refuse(&mut self, failure: HostCallFailure) {
+    /// Records a refused host call, counting the bytes it really occupies: `format!` and
+    /// truncation leave spare capacity, which is released first.
+    pub(crate) fn refuse(&mut self, mut failure: HostCallFailure) {
+        failure.capability.shrink_to_fit();
+        failure.message.shrink_to_fit();
         self.refused_bytes = self
             .refused_bytes
-            .saturating_add(failure.capability.len() + failure.message.len())
+            .saturating_add(failure.capability.capacity() + failure.message.capacity())
             .saturating_add(std::mem::size_of::<HostCallFailure>());
         self.refused.push(failure);
     }
