@@ -61,7 +61,7 @@ pub(crate) fn dispatch(
     let refuse = |message: String| {
         Answer::Refused(HostCallFailure {
             capability: capability.clone(),
-            message,
+            message: bounded(message),
         })
     };
     if binding != "kubewarden" {
@@ -98,6 +98,22 @@ pub(crate) fn dispatch(
         Err(Failure::NotFound(message)) => Answer::NotFound(message),
         Err(Failure::Refused(message)) => refuse(message),
     }
+}
+
+/// Longest refusal message kept: a refusal may quote what the guest sent (a selector, a
+/// name), and a guest may be refused many times in one evaluation.
+const MAX_MESSAGE: usize = 4 << 10;
+
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut cut = MAX_MESSAGE;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str("… (truncated)");
+    }
+    message
 }
 
 enum Failure {

@@ -110,6 +110,11 @@ impl Capture {
         self.logs.push(make());
     }
 
+    /// Bytes kept so far: both streams and the raw size of the kept log records.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.stdout.len() + self.stderr.len() + self.log_bytes
+    }
+
     /// The stderr tail, for trap reports: from the last Rust panic message if there is one,
     /// else the last non-empty line, at most 2 KiB.
     pub(crate) fn guest_message(&self) -> Option<String> {

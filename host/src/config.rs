@@ -2,7 +2,7 @@
 //! cached. Each setter is named after its knob, takes the value and returns `self`.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Configuration of a [`Host`](crate::Host).
 ///
@@ -27,8 +27,13 @@ pub struct HostConfig {
     pub(crate) table_elements_limit: usize,
     pub(crate) max_request_size: usize,
     pub(crate) max_response_size: usize,
+    pub(crate) max_message_size: usize,
     pub(crate) captured_output_limit: usize,
     pub(crate) max_idle_instances: usize,
+    pub(crate) max_idle_memory: usize,
+    pub(crate) max_module_size: usize,
+    pub(crate) compile_timeout: Duration,
+    pub(crate) run_deadline: Option<Instant>,
     pub(crate) cache_dir: Option<PathBuf>,
 }
 
@@ -41,8 +46,13 @@ impl Default for HostConfig {
             table_elements_limit: 1 << 20,
             max_request_size: 16 << 20,
             max_response_size: 16 << 20,
+            max_message_size: 64 << 10,
             captured_output_limit: 64 << 10,
             max_idle_instances: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_idle_memory: 64 << 20,
+            max_module_size: 32 << 20,
+            compile_timeout: Duration::from_secs(60),
+            run_deadline: None,
             cache_dir: None,
         }
     }
@@ -87,9 +97,17 @@ impl HostConfig {
     /// Rust guest then aborts) and the call ends with
     /// [`Error::MemoryLimit`](crate::Error::MemoryLimit); the instance is thrown away. Each
     /// instance has exactly one store holding exactly one instance with at most one memory and a
-    /// few tables, so this bounds the guest's heap. It does not cover the host's own copies of
-    /// requests and responses, which [`max_request_size`](Self::max_request_size) and
-    /// [`max_response_size`](Self::max_response_size) bound, nor compiled code.
+    /// few tables, so this bounds the guest's heap.
+    ///
+    /// The same budget covers what the guest makes the host hold during one evaluation: its
+    /// response or error string, the answer of its last host call, the record of every host
+    /// call the host refused, its log records and its captured stdout and stderr. Linear memory
+    /// plus these bytes never exceed the limit: a host function that would go past it stops the
+    /// guest with [`Error::HostMemoryLimit`](crate::Error::HostMemoryLimit) (naming what
+    /// overflowed), and a `memory.grow` past what the host already holds is refused. Not
+    /// covered: the host's copy of the request (bounded by
+    /// [`max_request_size`](Self::max_request_size)), compiled code, and fixed per-instance
+    /// overheads.
     ///
     /// See also [`table_elements_limit`](Self::table_elements_limit),
     /// [`max_idle_instances`](Self::max_idle_instances) (memory held by pooled instances).
@@ -131,6 +149,18 @@ impl HostConfig {
         self
     }
 
+    /// Longest message, in bytes, kept of a verdict (its `message` and each warning) or of a
+    /// guest's error string.
+    ///
+    /// Default: 64 KiB. Longer texts are cut at a character boundary and end with
+    /// `… (N more bytes cut by the host)`. The response itself may be up to
+    /// [`max_response_size`](Self::max_response_size) (a mutated object is large); this bounds
+    /// what a caller keeps per object once the evaluation is over.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
     /// Bytes of the guest's stdout, of its stderr, and of its log records kept per evaluation.
     ///
     /// Default: 64 KiB each. What a guest writes to file descriptors 1 and 2 is captured into
@@ -149,10 +179,57 @@ impl HostConfig {
     /// Default: the number of CPUs. An evaluation takes an idle instance (or starts a fresh one
     /// from the module's pre-linked `InstancePre`) and gives it back when it ends cleanly; an
     /// instance that trapped, timed out or hit a limit is thrown away. Each idle instance keeps
-    /// its linear memory, so the memory a policy holds between evaluations is at most this
-    /// times [`memory_limit`](Self::memory_limit). Zero disables reuse.
+    /// its linear memory (wasm memory never shrinks), so the memory a policy holds between
+    /// evaluations is at most this times [`max_idle_memory`](Self::max_idle_memory). Zero
+    /// disables reuse.
     pub fn max_idle_instances(mut self, instances: usize) -> Self {
         self.max_idle_instances = instances;
+        self
+    }
+
+    /// Largest linear memory, in bytes, of an instance kept idle for reuse.
+    ///
+    /// Default: 64 MiB. An instance whose memory grew past this during an evaluation is dropped
+    /// when the evaluation ends instead of going back to the pool, so one large request does
+    /// not pin its memory for the rest of the run; the next evaluation starts a fresh,
+    /// small instance.
+    pub fn max_idle_memory(mut self, bytes: usize) -> Self {
+        self.max_idle_memory = bytes;
+        self
+    }
+
+    /// Largest module, in bytes, [`Host::load`](crate::Host::load) accepts.
+    ///
+    /// Default: 32 MiB (Kubewarden's largest Go policies are a few MiB). A larger module fails
+    /// with [`Error::ModuleTooLarge`](crate::Error::ModuleTooLarge) before anything is parsed
+    /// or compiled, since compile time and memory grow with the module.
+    pub fn max_module_size(mut self, bytes: usize) -> Self {
+        self.max_module_size = bytes;
+        self
+    }
+
+    /// Wall-clock time one module's compilation may take.
+    ///
+    /// Default: 60 s. Cranelift compilation cannot be interrupted, so the module is compiled
+    /// on a worker thread; past the limit, [`Host::load`](crate::Host::load) fails with
+    /// [`Error::CompileTimeout`](crate::Error::CompileTimeout) and the worker is abandoned (it
+    /// runs to its end in the background and its result is discarded). Modules from the
+    /// in-memory or disk cache are not compiled and not timed.
+    pub fn compile_timeout(mut self, timeout: Duration) -> Self {
+        self.compile_timeout = timeout;
+        self
+    }
+
+    /// Instant after which no evaluation starts, or `None` (the default) for no deadline.
+    ///
+    /// A run deadline bounds a whole run, where [`timeout`](Self::timeout) bounds one
+    /// evaluation: an evaluation asked for after the deadline fails at once with
+    /// [`Error::Deadline`](crate::Error::Deadline) without running guest code, and an
+    /// evaluation running when it passes is interrupted then (its epoch deadline is the
+    /// earlier of the two) and fails the same way. Loading and starting instances are not
+    /// affected.
+    pub fn run_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.run_deadline = deadline;
         self
     }
 
@@ -194,6 +271,9 @@ impl HostConfig {
                 "memory limit must be at least one wasm page (65536 bytes), got {}",
                 self.memory_limit
             ));
+        }
+        if self.compile_timeout.is_zero() {
+            return Err("compile timeout must be positive".into());
         }
         Ok(())
     }

@@ -94,6 +94,40 @@ pub enum Error {
         kind: &'static str,
     },
 
+    /// The module is larger than the host's `max_module_size`; nothing was compiled.
+    #[error("policy {policy}: the module is {size} bytes, over the {limit}-byte module size limit")]
+    ModuleTooLarge {
+        /// The policy (the name given at load, or `sha256:<prefix>`: the module is not read).
+        policy: String,
+        /// The module's size in bytes.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+
+    /// Compiling the module took longer than the host's `compile_timeout`; the compilation
+    /// was abandoned.
+    #[error(
+        "policy {policy}: compiling the module took longer than the {timeout:?} compile time \
+         limit; it was abandoned"
+    )]
+    CompileTimeout {
+        /// The policy.
+        policy: String,
+        /// The configured limit.
+        timeout: Duration,
+    },
+
+    /// The host's run deadline passed before or during the evaluation; the policy gave no
+    /// verdict (an interrupted instance was thrown away).
+    #[error("policy {policy}: `{operation}` not completed: the run's deadline passed")]
+    Deadline {
+        /// The policy.
+        policy: String,
+        /// The waPC operation.
+        operation: &'static str,
+    },
+
     /// A fresh instance could not be created (linking or resource limits at instantiation).
     #[error("policy {policy}: could not be instantiated: {reason}")]
     Instantiate {
@@ -137,6 +171,28 @@ pub enum Error {
         policy: String,
         /// The waPC operation.
         operation: &'static str,
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+
+    /// The guest made the host hold more than its memory limit allows: its linear memory plus
+    /// what the host keeps for it during the evaluation (responses, host-call answers, refused
+    /// host calls, logs, captured output) would have passed `memory_limit`; its instance was
+    /// thrown away.
+    #[error(
+        "policy {policy} exceeded its memory limit of {limit} bytes in `{operation}`: {what} \
+         would have brought its linear memory and the data the host holds for it to {size} bytes"
+    )]
+    HostMemoryLimit {
+        /// The policy.
+        policy: String,
+        /// The waPC operation.
+        operation: &'static str,
+        /// What overflowed: `refused host calls`, `a host-call answer`, `log records`,
+        /// `captured output`, `the guest's response` or `the guest's error`.
+        what: &'static str,
+        /// Linear memory plus host-held bytes the guest asked for, in bytes.
+        size: usize,
         /// The configured limit in bytes.
         limit: usize,
     },
@@ -245,6 +301,10 @@ impl Error {
             | Error::MissingExport { policy, .. }
             | Error::MissingImport { policy, .. }
             | Error::Instantiate { policy, .. }
+            | Error::ModuleTooLarge { policy, .. }
+            | Error::CompileTimeout { policy, .. }
+            | Error::Deadline { policy, .. }
+            | Error::HostMemoryLimit { policy, .. }
             | Error::RequestTooLarge { policy, .. }
             | Error::Timeout { policy, .. }
             | Error::MemoryLimit { policy, .. }

@@ -84,6 +84,14 @@ impl Host {
     }
 
     fn load_inner(&self, wasm: &[u8], name: Option<&str>) -> Result<Policy, Error> {
+        let limit = self.inner.runtime.config.max_module_size;
+        if wasm.len() > limit {
+            return Err(Error::ModuleTooLarge {
+                policy: name.unwrap_or("unnamed module").to_owned(),
+                size: wasm.len(),
+                limit,
+            });
+        }
         let sha256: [u8; 32] = Sha256::digest(wasm).into();
         let fallback = || match name {
             Some(name) => name.to_owned(),
@@ -134,12 +142,7 @@ impl Host {
             });
         }
 
-        let (module, source) =
-            self.compile(wasm, &sha256)
-                .map_err(|reason| Error::InvalidModule {
-                    policy: policy.clone(),
-                    reason,
-                })?;
+        let (module, source) = self.compile(wasm, &sha256, &policy)?;
         self.check_linkage(&module, &policy)?;
         let pre = self
             .inner
@@ -170,7 +173,16 @@ impl Host {
     }
 
     /// The compiled module: from memory, else from disk, else compiled (and written to disk).
-    fn compile(&self, wasm: &[u8], sha256: &[u8; 32]) -> Result<(Module, ModuleSource), String> {
+    fn compile(
+        &self,
+        wasm: &[u8],
+        sha256: &[u8; 32],
+        policy: &str,
+    ) -> Result<(Module, ModuleSource), Error> {
+        let invalid = |reason: String| Error::InvalidModule {
+            policy: policy.to_owned(),
+            reason,
+        };
         let inner = &self.inner;
         if let Some(module) = lock(&inner.modules).get(sha256) {
             return Ok((module.clone(), ModuleSource::MemoryCache));
@@ -181,14 +193,10 @@ impl Host {
         let (module, source) = match cached {
             Some(module) => (module, ModuleSource::DiskCache),
             None => {
-                let artifact = inner
-                    .runtime
-                    .engine
-                    .precompile_module(wasm)
-                    .map_err(|e| format!("{e:#}"))?;
+                let artifact = self.precompile(wasm, policy)?;
                 // SAFETY: the artifact was just produced by `precompile_module` of this engine.
                 let module = unsafe { Module::deserialize(&inner.runtime.engine, &artifact) }
-                    .map_err(|e| format!("{e:#}"))?;
+                    .map_err(|e| invalid(format!("{e:#}")))?;
                 if let Some(dir) = dir {
                     // The cache only saves time: an unwritable directory is not an error.
                     let _ = crate::cache::store(dir, &key, &artifact);
@@ -198,6 +206,43 @@ impl Host {
         };
         lock(&inner.modules).insert(*sha256, module.clone());
         Ok((module, source))
+    }
+
+    /// Compiles on a worker thread, waiting at most `compile_timeout`: Cranelift cannot be
+    /// interrupted, so a compilation past the limit is abandoned to finish in the background.
+    fn precompile(&self, wasm: &[u8], policy: &str) -> Result<Vec<u8>, Error> {
+        let timeout = self.inner.runtime.config.compile_timeout;
+        let engine = self.inner.runtime.engine.clone();
+        let bytes = wasm.to_vec();
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("aksid-compile".into())
+            .spawn(move || {
+                let result = engine
+                    .precompile_module(&bytes)
+                    .map_err(|e| format!("{e:#}"));
+                // The receiver is gone when the compilation was abandoned: nothing to do.
+                let _ = sender.send(result);
+            });
+        if let Err(e) = spawned {
+            return Err(Error::Config(format!(
+                "cannot start a compiler thread: {e}"
+            )));
+        }
+        match receiver.recv_timeout(timeout) {
+            Ok(result) => result.map_err(|reason| Error::InvalidModule {
+                policy: policy.to_owned(),
+                reason,
+            }),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::CompileTimeout {
+                policy: policy.to_owned(),
+                timeout,
+            }),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::InvalidModule {
+                policy: policy.to_owned(),
+                reason: "the compiler stopped without a result (it panicked)".into(),
+            }),
+        }
     }
 
     /// Names the first import the host does not provide and the first missing waPC export,

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::objects::ObjectSet;
 use crate::runtime::{Runtime, lock};
 use crate::state::{Finished, HostTrap, Shared, State};
-use crate::verdict::{SettingsVerdict, Verdict, parse_settings, parse_validation};
+use crate::verdict::{SettingsVerdict, Verdict, parse_settings, parse_validation, truncate_text};
 use aksid_metadata::Metadata;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -168,6 +168,9 @@ impl Policy {
                 ..SettingsVerdict::default()
             },
         };
+        if let Some(message) = &mut verdict.message {
+            truncate_text(message, self.inner.host.config.max_message_size);
+        }
         verdict.logs = called.finished.logs;
         verdict.output = called.finished.output;
         Ok(verdict)
@@ -210,6 +213,14 @@ impl Policy {
                 operation: "validate",
                 reason,
             })?;
+        let limit = self.inner.host.config.max_message_size;
+        for text in verdict
+            .message
+            .iter_mut()
+            .chain(verdict.warnings.iter_mut())
+        {
+            truncate_text(text, limit);
+        }
         verdict.logs = called.finished.logs;
         verdict.output = called.finished.output;
         verdict.host_call_failures = called.finished.refused;
@@ -233,6 +244,7 @@ impl Policy {
                 limit,
             });
         }
+        let deadline_ticks = self.deadline_ticks(operation)?;
         let idle = lock(&inner.pool).pop();
         let mut instance = match idle {
             Some(instance) => instance,
@@ -245,7 +257,7 @@ impl Policy {
             .store
             .data_mut()
             .begin(operation, payload, objects.clone());
-        instance.store.set_epoch_deadline(inner.host.deadline_ticks);
+        instance.store.set_epoch_deadline(deadline_ticks);
         let result = instance.guest_call.call(&mut instance.store, lengths);
         let mut finished = instance.store.data_mut().finish();
         let code = match result {
@@ -273,19 +285,52 @@ impl Policy {
         if let Some(limit) = self.limit_error(operation, &finished) {
             return Err(limit);
         }
-        let message = finished
+        let mut message = finished
             .guest_error
             .take()
             .unwrap_or_else(|| "the guest reported a failure without an error message".into());
+        truncate_text(&mut message, inner.host.config.max_message_size);
         Ok(Called {
             result: Err(message),
             finished,
         })
     }
 
+    /// Epoch ticks the next guest call may run: the timeout's, cut short by the run deadline;
+    /// an error once the run deadline has passed.
+    fn deadline_ticks(&self, operation: &'static str) -> Result<u64, Error> {
+        let config = &self.inner.host.config;
+        let ticks = self.inner.host.deadline_ticks;
+        let Some(deadline) = config.run_deadline else {
+            return Ok(ticks);
+        };
+        let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::Deadline {
+                policy: self.inner.name.clone(),
+                operation,
+            });
+        }
+        let tick = config.epoch_tick.as_nanos().max(1);
+        let left = u64::try_from(remaining.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX);
+        Ok(ticks.min(left.max(1)))
+    }
+
+    /// Gives an instance back to the pool, unless the pool is full or the instance's memory
+    /// grew past `max_idle_memory` (wasm memory never shrinks: keeping it would pin the
+    /// memory of the largest evaluation for the rest of the run).
     fn recycle(&self, instance: Instance) {
+        let config = &self.inner.host.config;
+        let size = instance
+            .store
+            .data()
+            .memory
+            .map_or(0, |memory| memory.data_size(&instance.store));
+        if size > config.max_idle_memory {
+            return;
+        }
         let mut pool = lock(&self.inner.pool);
-        if pool.len() < self.inner.host.config.max_idle_instances {
+        if pool.len() < config.max_idle_instances {
             pool.push(instance);
         }
     }
@@ -370,6 +415,51 @@ impl Policy {
         }
     }
 
+    /// The limit a trapped call ran into, if any: the run deadline, the timeout, the memory
+    /// budget (linear or host-held), the table limit or the response size.
+    fn resource_error(
+        &self,
+        operation: &'static str,
+        error: &wasmtime::Error,
+        finished: &Finished,
+    ) -> Option<Error> {
+        let policy = self.inner.name.clone();
+        let config = &self.inner.host.config;
+        if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            let deadline_passed = config
+                .run_deadline
+                .is_some_and(|deadline| std::time::Instant::now() >= deadline);
+            return Some(if deadline_passed {
+                Error::Deadline { policy, operation }
+            } else {
+                Error::Timeout {
+                    policy,
+                    operation,
+                    timeout: config.timeout,
+                }
+            });
+        }
+        match error.downcast_ref::<HostTrap>() {
+            Some(&HostTrap::HostMemory { what, size }) => Some(Error::HostMemoryLimit {
+                policy,
+                operation,
+                what,
+                size,
+                limit: self.inner.shared.memory_limit,
+            }),
+            _ if finished.memory_refused || finished.table_refused => {
+                self.limit_error(operation, finished)
+            }
+            Some(&HostTrap::ResponseTooLarge(size)) => Some(Error::ResponseTooLarge {
+                policy,
+                operation,
+                size,
+                limit: self.inner.shared.max_response_size,
+            }),
+            _ => None,
+        }
+    }
+
     /// Classifies a call that ended in a trap (or another error raised inside wasmtime).
     fn trap_error(
         &self,
@@ -377,27 +467,12 @@ impl Policy {
         error: wasmtime::Error,
         finished: Finished,
     ) -> Error {
-        let policy = self.inner.name.clone();
-        let trap = error.downcast_ref::<Trap>().copied();
-        if trap == Some(Trap::Interrupt) {
-            return Error::Timeout {
-                policy,
-                operation,
-                timeout: self.inner.host.config.timeout,
-            };
-        }
-        if let Some(limit) = self.limit_error(operation, &finished) {
+        if let Some(limit) = self.resource_error(operation, &error, &finished) {
             return limit;
         }
+        let policy = self.inner.name.clone();
+        let trap = error.downcast_ref::<Trap>().copied();
         let host_trap = error.downcast_ref::<HostTrap>();
-        if let Some(HostTrap::ResponseTooLarge(size)) = host_trap {
-            return Error::ResponseTooLarge {
-                policy,
-                operation,
-                size: *size,
-                limit: self.inner.shared.max_response_size,
-            };
-        }
         let backtrace: Vec<String> = error
             .downcast_ref::<WasmBacktrace>()
             .map(|backtrace| {

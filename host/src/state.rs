@@ -50,6 +50,14 @@ pub(crate) enum HostTrap {
     /// A host-call payload larger than `max_request_size`.
     #[error("the guest's host-call payload of {0} bytes exceeds the limit")]
     HostCallTooLarge(usize),
+    /// Linear memory plus what the host holds for the guest would pass `memory_limit`.
+    #[error("{what} would have brought the guest's memory and host-held data to {size} bytes")]
+    HostMemory {
+        /// What overflowed.
+        what: &'static str,
+        /// The total the guest asked for.
+        size: usize,
+    },
     /// WASI `proc_exit`.
     #[error("the guest called proc_exit({0})")]
     Exit(i32),
@@ -60,8 +68,14 @@ pub(crate) enum HostTrap {
 
 /// `StoreLimits`, remembering whether it refused a growth (so that a guest that aborts after a
 /// failed allocation is reported as over its memory limit, not as a generic trap).
+///
+/// It also refuses a growth that would take linear memory plus the bytes the host holds for
+/// the guest (`host_held`, kept up to date by [`State::check_held`]) past the memory limit:
+/// one budget covers both.
 pub(crate) struct Limiter {
     limits: StoreLimits,
+    memory_limit: usize,
+    pub host_held: usize,
     pub memory_refused: bool,
     pub table_refused: bool,
 }
@@ -73,7 +87,8 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        let allowed = self.limits.memory_growing(current, desired, maximum)?
+            && desired.saturating_add(self.host_held) <= self.memory_limit;
         self.memory_refused |= !allowed;
         Ok(allowed)
     }
@@ -126,6 +141,8 @@ pub(crate) struct State {
     pub capture: Capture,
     pub objects: ObjectSet,
     pub refused: Vec<HostCallFailure>,
+    /// Bytes of the records in `refused`.
+    pub refused_bytes: usize,
     pub random: Drbg,
     pub clock_origin: Instant,
 }
@@ -154,6 +171,8 @@ impl State {
         State {
             limiter: Limiter {
                 limits,
+                memory_limit: shared.memory_limit,
+                host_held: 0,
                 memory_refused: false,
                 table_refused: false,
             },
@@ -163,6 +182,7 @@ impl State {
             call: Call::default(),
             objects: ObjectSet::default(),
             refused: Vec::new(),
+            refused_bytes: 0,
             random: Drbg::new(),
             clock_origin: Instant::now(),
         }
@@ -176,6 +196,54 @@ impl State {
             ..Call::default()
         };
         self.objects = objects;
+    }
+
+    /// Bytes the host holds for the guest's current evaluation, the share of the memory budget
+    /// that is not linear memory.
+    pub(crate) fn held_bytes(&self) -> usize {
+        let call = &self.call;
+        [
+            self.capture.held_bytes(),
+            self.refused_bytes,
+            call.host_response.len(),
+            call.host_error.len(),
+            call.guest_response.as_ref().map_or(0, Vec::len),
+            call.guest_error.as_ref().map_or(0, String::len),
+        ]
+        .into_iter()
+        .fold(0usize, usize::saturating_add)
+    }
+
+    /// Checks that `linear` bytes of linear memory, what the host holds and `adding` more fit
+    /// the memory limit, and tells the limiter what the host holds, so that the guest cannot
+    /// grow its memory into the host's share. `what` names the data being added.
+    pub(crate) fn check_held(
+        &mut self,
+        linear: usize,
+        adding: usize,
+        what: &'static str,
+    ) -> Result<(), HostTrap> {
+        let held = self.held_bytes();
+        self.limiter.host_held = held;
+        let size = linear.saturating_add(held).saturating_add(adding);
+        if size > self.shared.memory_limit {
+            return Err(HostTrap::HostMemory { what, size });
+        }
+        // The caller is about to keep `adding` more bytes.
+        self.limiter.host_held = held.saturating_add(adding);
+        Ok(())
+    }
+
+    /// Records a refused host call, counting the bytes it really occupies: `format!` and
+    /// truncation leave spare capacity, which is released first.
+    pub(crate) fn refuse(&mut self, mut failure: HostCallFailure) {
+        failure.capability.shrink_to_fit();
+        failure.message.shrink_to_fit();
+        self.refused_bytes = self
+            .refused_bytes
+            .saturating_add(failure.capability.capacity() + failure.message.capacity())
+            .saturating_add(std::mem::size_of::<HostCallFailure>());
+        self.refused.push(failure);
     }
 
     /// Takes what the call produced, leaving the state ready for the next one.
@@ -194,6 +262,8 @@ impl State {
             memory_refused: self.limiter.memory_refused,
             table_refused: self.limiter.table_refused,
         };
+        self.refused_bytes = 0;
+        self.limiter.host_held = 0;
         self.limiter.memory_refused = false;
         self.limiter.table_refused = false;
         finished

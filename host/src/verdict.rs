@@ -172,6 +172,22 @@ pub(crate) fn parse_validation(bytes: &[u8], object: &Value) -> Result<Verdict, 
     Ok(verdict)
 }
 
+/// Cuts `text` to at most `limit` bytes (at a character boundary) and says how much was cut,
+/// so that a policy's message cannot make its caller hold megabytes per object.
+pub(crate) fn truncate_text(text: &mut String, limit: usize) {
+    if text.len() <= limit {
+        return;
+    }
+    let mut cut = limit;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let dropped = text.len() - cut;
+    text.truncate(cut);
+    text.shrink_to_fit();
+    text.push_str(&format!("… ({dropped} more bytes cut by the host)"));
+}
+
 /// Reads a `validate_settings` response.
 pub(crate) fn parse_settings(bytes: &[u8]) -> Result<SettingsVerdict, String> {
     let response: SettingsValidationResponse = serde_json::from_slice(bytes)
@@ -187,6 +203,16 @@ pub(crate) fn parse_settings(bytes: &[u8]) -> Result<SettingsVerdict, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn long_texts_are_cut_at_a_character_boundary() {
+        let mut text = "é".repeat(10);
+        truncate_text(&mut text, 5);
+        assert_eq!(text, "éé… (16 more bytes cut by the host)");
+        let mut short = "short".to_owned();
+        truncate_text(&mut short, 5);
+        assert_eq!(short, "short");
+    }
 
     #[test]
     fn sdk_responses_with_nulls_parse() {

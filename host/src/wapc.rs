@@ -54,6 +54,22 @@ pub(crate) fn read(
     Ok(slice(memory.data(&*caller), ptr, len as u32 as usize)?.to_vec())
 }
 
+/// Longest binding, namespace or operation name kept: Kubewarden's are a few bytes, and a
+/// longer one is only ever quoted back in a refusal.
+const MAX_NAME: usize = 256;
+
+/// A host-call name as text, cut to [`MAX_NAME`] bytes so that no refusal quotes megabytes.
+fn name_text(bytes: &[u8]) -> String {
+    if bytes.len() <= MAX_NAME {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    format!(
+        "{}… ({} bytes)",
+        String::from_utf8_lossy(&bytes[..MAX_NAME]),
+        bytes.len()
+    )
+}
+
 fn length(len: i32) -> usize {
     len as u32 as usize
 }
@@ -82,6 +98,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             if len > caller.data().shared.max_response_size {
                 return Err(HostTrap::ResponseTooLarge(len).into());
             }
+            let linear = memory(&mut caller)?.data_size(&caller);
+            let state = caller.data_mut();
+            state.call.guest_response = None;
+            state.check_held(linear, len, "the guest's response")?;
             let bytes = read(&mut caller, ptr, len as i32)?;
             caller.data_mut().call.guest_response = Some(bytes);
             Ok(())
@@ -95,6 +115,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             if len > caller.data().shared.max_response_size {
                 return Err(HostTrap::ResponseTooLarge(len).into());
             }
+            let linear = memory(&mut caller)?.data_size(&caller);
+            let state = caller.data_mut();
+            state.call.guest_error = None;
+            // Lossy decoding may grow invalid bytes threefold (U+FFFD): count the worst case.
+            state.check_held(linear, len.saturating_mul(3), "the guest's error")?;
             let bytes = read(&mut caller, ptr, len as i32)?;
             caller.data_mut().call.guest_error = Some(String::from_utf8_lossy(&bytes).into_owned());
             Ok(())
@@ -123,36 +148,48 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             }
             let memory = memory(&mut caller)?;
             let (data, state) = memory.data_and_store_mut(&mut caller);
+            let linear = data.len();
             let text = |ptr, len| -> wasmtime::Result<String> {
-                Ok(String::from_utf8_lossy(slice(data, ptr, length(len))?).into_owned())
+                Ok(name_text(slice(data, ptr, length(len))?))
             };
             let binding = text(bd_ptr, bd_len)?;
             let namespace = text(ns_ptr, ns_len)?;
             let operation = text(op_ptr, op_len)?;
             let payload = slice(data, ptr, length(len))?;
+            // Assigned, not cleared: a cleared Vec would keep its capacity, uncounted.
+            state.call.host_response = Vec::new();
+            state.call.host_error = Vec::new();
             let context = capabilities::Context {
                 objects: &state.objects,
                 allowed: &state.shared.allowed,
                 capture: &mut state.capture,
             };
             let answer = capabilities::dispatch(context, &binding, &namespace, &operation, payload);
-            state.call.host_response.clear();
-            state.call.host_error.clear();
-            Ok(match answer {
+            let is_log = binding == "kubewarden" && namespace == "tracing" && operation == "log";
+            let (code, what) = match answer {
                 Answer::Ok(bytes) => {
                     state.call.host_response = bytes;
-                    1
+                    (
+                        1,
+                        if is_log {
+                            "log records"
+                        } else {
+                            "a host-call answer"
+                        },
+                    )
                 }
                 Answer::NotFound(message) => {
                     state.call.host_error = message.into_bytes();
-                    0
+                    (0, "a host-call answer")
                 }
                 Answer::Refused(failure) => {
                     state.call.host_error = failure.message.clone().into_bytes();
-                    state.refused.push(failure);
-                    0
+                    state.refuse(failure);
+                    (0, "refused host calls")
                 }
-            })
+            };
+            state.check_held(linear, 0, what)?;
+            Ok(code)
         },
     )?;
     linker.func_wrap(
@@ -193,6 +230,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             state.capture.log(bytes.len(), || {
                 LogRecord::console(String::from_utf8_lossy(bytes).into_owned())
             });
+            let linear = data.len();
+            state.check_held(linear, 0, "log records")?;
             Ok(())
         },
     )?;

@@ -174,6 +174,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             }
             let memory = memory(&mut caller)?;
             let (data, state) = memory.data_and_store_mut(&mut caller);
+            let linear = data.len();
             let mut total: u32 = 0;
             for i in 0..count {
                 let iov = iovs.wrapping_add((i * 8) as i32);
@@ -183,6 +184,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
                 state.capture.write(fd as u32, bytes);
                 total = total.saturating_add(len);
             }
+            state.check_held(linear, 0, "captured output")?;
             write(data, nwritten, &total.to_le_bytes())?;
             Ok(SUCCESS)
         },
@@ -392,6 +394,8 @@ fn add_assemblyscript(linker: &mut Linker<State>) -> wasmtime::Result<()> {
             state
                 .capture
                 .log(message.len(), || LogRecord::console(message.clone()));
+            let linear = data.len();
+            state.check_held(linear, 0, "log records")?;
             Ok(())
         },
     )?;

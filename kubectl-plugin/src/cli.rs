@@ -156,6 +156,14 @@ pub struct PolicyArgs {
     /// Allow plain HTTP to this registry host (localhost is always allowed). Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
+    /// Largest policy module (--policy file or registry layer) loaded, a Kubernetes quantity:
+    /// 32Mi. Refused before compiling.
+    #[arg(long, value_name = "SIZE", default_value = "32Mi", value_parser = parse_size)]
+    pub max_module_size: usize,
+    /// Wall-clock limit for the whole run, e.g. 5m: after it no evaluation starts, and the
+    /// objects not yet judged are reported as `deadline` errors (exit 2). Default: none.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub deadline: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

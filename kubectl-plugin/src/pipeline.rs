@@ -152,6 +152,7 @@ pub fn record_verdicts(
                         warnings: v.warnings,
                     },
                 ),
+                Err(aksid_host::Error::Deadline { .. }) => add_deadline_error(report, manifest, id),
                 Err(e) => report.add_policy_failure(manifest, id, &format!("{e:#}")),
             }
         }
@@ -183,6 +184,31 @@ pub fn context_objects(
         }
     }
     objects
+}
+
+/// An evaluation the run's `--deadline` cut short: the object stays unjudged by `policy`.
+fn add_deadline_error(report: &mut ReportBuilder, manifest: &Manifest, policy: &str) {
+    report.add_object(manifest);
+    let name = manifest.name().unwrap_or("(unnamed)");
+    report.add_error(InputError {
+        file: manifest.source.to_string(),
+        document: Some(manifest.document),
+        line: manifest.line,
+        field: None,
+        kind: aksid_manifests::ProblemKind::Deadline,
+        message: format!(
+            "policy {policy} did not judge {} {name}: the run's --deadline passed first; raise \
+             --deadline or check fewer objects",
+            manifest.kind()
+        ),
+        policy: Some(policy.to_owned()),
+        object: Some(aksid_report::ObjectRef {
+            api_version: manifest.api_version().to_owned(),
+            kind: manifest.kind().to_owned(),
+            namespace: manifest.namespace().map(str::to_owned),
+            name: manifest.name().map(str::to_owned),
+        }),
+    });
 }
 
 fn add_input_failure(report: &mut ReportBuilder, failure: InputFailure) {

@@ -62,9 +62,12 @@ fn load_module(spec: &str, args: &PolicyArgs) -> Result<Module> {
         let pulled = crate::registry::client(args)?.pull(&aksid_oci::Reference::parse(spec)?)?;
         (pulled.bytes, format!("{spec} ({})", pulled.manifest_digest))
     } else {
-        let bytes = std::fs::read(spec).with_context(|| format!("reading {spec}"))?;
-        (bytes, spec.to_owned())
+        (
+            read_module_file(spec, args.max_module_size)?,
+            spec.to_owned(),
+        )
     };
+    check_module_size(spec, bytes.len(), args.max_module_size)?;
     let metadata = match Metadata::from_wasm(&bytes) {
         Ok(Some(m)) => m,
         Ok(None) => bail!(
@@ -87,6 +90,38 @@ fn load_module(spec: &str, args: &PolicyArgs) -> Result<Module> {
     })
 }
 
+/// `--max-module-size`'s default, 32 MiB.
+pub const DEFAULT_MAX_MODULE_SIZE: usize = 32 << 20;
+
+/// Reads a module file, never more than `limit` bytes plus one (whatever size the file
+/// claims), so that a huge file or a device is refused without being held.
+fn read_module_file(spec: &str, limit: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(spec).with_context(|| format!("reading {spec}"))?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {spec}"))?;
+    if bytes.len() > limit {
+        // The size the file claims, for the message only: the read above is what bounds memory.
+        let claimed = std::fs::metadata(spec)
+            .map_or(0, |m| m.len())
+            .max(bytes.len() as u64);
+        check_module_size(spec, claimed as usize, limit)?;
+    }
+    Ok(bytes)
+}
+
+fn check_module_size(spec: &str, size: usize, limit: usize) -> Result<()> {
+    if size > limit {
+        bail!(
+            "the module {spec} is {size} bytes, over the --max-module-size limit of {limit} \
+             bytes; raise --max-module-size if you trust it"
+        );
+    }
+    Ok(())
+}
+
 /// Reads `--settings` and checks it only names loaded policies.
 pub fn settings(args: &PolicyArgs, modules: &[Module]) -> Result<SettingsFile> {
     let settings = match &args.settings {
@@ -99,7 +134,17 @@ pub fn settings(args: &PolicyArgs, modules: &[Module]) -> Result<SettingsFile> {
 
 /// The host configuration shared by every command: the compile cache where the flags say.
 pub fn host_config(args: &PolicyArgs) -> aksid_host::HostConfig {
-    aksid_host::HostConfig::default().cache_dir(crate::cache_dir::modules(args))
+    aksid_host::HostConfig::default()
+        .cache_dir(crate::cache_dir::modules(args))
+        .max_module_size(args.max_module_size)
+        .run_deadline(args.deadline.map(|d| run_start() + d))
+}
+
+/// When the run started, for `--deadline`: the first time a host was configured, which every
+/// command does before it reads inputs or compiles.
+fn run_start() -> std::time::Instant {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(std::time::Instant::now)
 }
 
 /// A compiled policy with its settings, ready to evaluate.

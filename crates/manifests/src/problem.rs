@@ -49,6 +49,8 @@ pub enum ProblemKind {
     NoObjects,
     /// A policy failed on an object (trap, timeout, memory limit, invalid answer).
     PolicyFailed,
+    /// The run's `--deadline` passed before the policy judged the object; it was not judged.
+    Deadline,
     /// An exception names a policy id the run does not know.
     UnknownPolicy,
     /// The cluster refused to list a resource to this user (RBAC `forbidden`).
@@ -87,6 +89,7 @@ impl ProblemKind {
             ProblemKind::NotFollowed => "notFollowed",
             ProblemKind::NoObjects => "noObjects",
             ProblemKind::PolicyFailed => "policyFailed",
+            ProblemKind::Deadline => "deadline",
             ProblemKind::UnknownPolicy => "unknownPolicy",
             ProblemKind::Forbidden => "forbidden",
             ProblemKind::ListFailed => "listFailed",

@@ -8,5 +8,6 @@ mod concurrency;
 mod context;
 mod guest;
 mod hostile;
+mod limits;
 mod modules;
 mod util;

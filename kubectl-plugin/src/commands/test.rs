@@ -30,6 +30,8 @@ pub fn execute(args: TestArgs) -> Result<Outcome> {
         cache_dir: args.cache_dir.clone(),
         no_cache: args.no_cache,
         insecure_registries: args.insecure_registries.clone(),
+        max_module_size: crate::policy_set::DEFAULT_MAX_MODULE_SIZE,
+        deadline: None,
     };
     let host = pipeline::host(&policy_args, args.timeout, args.memory_limit)?;
     let ctx = RunContext {

@@ -35,6 +35,8 @@ pub fn write(dir: &Path, ctx: &RunContext) -> Result<Outcome> {
         cache_dir: ctx.policy_args.cache_dir.clone(),
         no_cache: ctx.policy_args.no_cache,
         insecure_registries: ctx.policy_args.insecure_registries.clone(),
+        max_module_size: ctx.policy_args.max_module_size,
+        deadline: ctx.policy_args.deadline,
     })?;
     let policies = pipeline::prepare_policies(ctx.host, modules, &Default::default())?;
     let options = RequestOptions::default();

@@ -215,6 +215,8 @@ fn modules(spec: &TestSpec, ctx: &RunContext) -> anyhow::Result<Vec<Module>> {
         cache_dir: ctx.policy_args.cache_dir.clone(),
         no_cache: ctx.policy_args.no_cache,
         insecure_registries: ctx.policy_args.insecure_registries.clone(),
+        max_module_size: ctx.policy_args.max_module_size,
+        deadline: ctx.policy_args.deadline,
     };
     let all = policy_set::modules(&args)?;
     let ids: Vec<&str> = spec

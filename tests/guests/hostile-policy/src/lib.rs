@@ -17,6 +17,8 @@
 //! | `mutate` | adds the label `hostile: "yes"` to the object |
 //! | `warn` | accepts with a warning and an audit annotation |
 //! | `reject` | rejects with code 418 |
+//! | `host-call-flood` | calls capabilities the host refuses (an unknown one with a 1 KiB name, `get_resource` of an undeclared 4 KiB kind, each with a 1 MiB payload), ignoring each error, forever |
+//! | `huge-message` | rejects with a message of `settings.size` bytes (default 4 MiB) |
 //!
 //! Its metadata (added by the tests) declares `contextAwareResources: [v1/ConfigMap]`.
 
@@ -41,6 +43,8 @@ const MODES: &[&str] = &[
     "mutate",
     "warn",
     "reject",
+    "host-call-flood",
+    "huge-message",
 ];
 
 /// Registers the waPC operations.
@@ -193,6 +197,14 @@ fn validate(payload: &[u8]) -> CallResult {
             None,
             None,
         ),
+        "host-call-flood" => host_call_flood(),
+        "huge-message" => {
+            let size = settings
+                .get("size")
+                .and_then(Value::as_u64)
+                .unwrap_or(4 << 20);
+            respond(false, Some("m".repeat(size as usize)))
+        }
         _ => {
             let raw: Value = serde_json::from_slice(payload)?;
             respond(true, Some(raw["request"].to_string()))
@@ -216,4 +228,20 @@ fn get_resource(
     )
     .map_err(|e| format!("error invoking host capability kubernetes.get_resource: {e}"))?;
     Ok(serde_json::from_slice(&raw)?)
+}
+
+/// Host calls the host refuses, without end: each refusal is a record the host keeps, so only
+/// a host that counts them stops this before its timeout.
+fn host_call_flood() -> CallResult {
+    let namespace = "n".repeat(1 << 10);
+    let kind = "K".repeat(4 << 10);
+    let lookup = serde_json::to_vec(
+        &json!({"api_version": "v1", "kind": kind, "name": "n", "namespace": "ns"}),
+    )?;
+    let big = vec![b' '; 1 << 20];
+    loop {
+        let _ = guest::host_call("kubewarden", &namespace, "op", &big);
+        let _ = guest::host_call("kubewarden", "kubernetes", "get_resource", &lookup);
+        std::hint::black_box(&big);
+    }
 }
