@@ -249,7 +249,7 @@ impl Client {
                     |chunk| body.extend_from_slice(chunk),
                 )
                 .await?;
-                Ok((body, announced))
+                Ok::<_, http::Failure>((body, announced))
             }))
             .map_err(|f| registry_error(reference, session.failure(f)))?;
         let actual = sha256_digest(&body);
@@ -302,7 +302,8 @@ impl Client {
                     },
                 )
                 .await?;
-                Ok((bytes, format!("sha256:{}", hex::encode(hasher.finalize()))))
+                let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+                Ok::<_, http::Failure>((bytes, actual))
             }))
             .map_err(|f| registry_error(reference, session.failure(f)))?;
         if actual != layer.digest {

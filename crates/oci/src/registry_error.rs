@@ -105,7 +105,10 @@ impl RegistryError {
             ),
             Failure::Request(e) if e.is_redirect() => plain(
                 RegistryErrorKind::Refused,
-                format!("{} refused: {}", registry, error_chain(&e)),
+                format!(
+                    "not following a redirect from {registry}: {}",
+                    error_chain(&e)
+                ),
                 String::new(),
             ),
             Failure::Request(e) => RegistryError::new(

@@ -99,7 +99,12 @@ fn serve_normally(artifact: &Artifact, request: &RecordedRequest, stream: &mut T
 }
 
 /// A client with short timeouts and credentials only from `docker_config` (none by default).
-fn client(dir: &Path, docker_config: Option<serde_json::Value>, read: u64, deadline: u64) -> Client {
+fn client(
+    dir: &Path,
+    docker_config: Option<serde_json::Value>,
+    read: u64,
+    deadline: u64,
+) -> Client {
     let path = dir.join("docker-config.json");
     let config = docker_config.unwrap_or_else(|| serde_json::json!({}));
     std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
@@ -141,6 +146,20 @@ fn assert_password_never_sent(server: &ScriptedServer) {
 
 mod limits {
     use super::*;
+
+    /// What the streaming handler sent, once it has finished (the client hung up), waiting at
+    /// most 6 s (its write timeout is 5 s).
+    fn bytes_sent(counter: &std::sync::atomic::AtomicU64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(6);
+        loop {
+            let sent = counter.load(std::sync::atomic::Ordering::SeqCst);
+            if sent != u64::MAX {
+                return sent;
+            }
+            assert!(Instant::now() < deadline, "the server is still sending");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 
     #[test]
     fn a_well_behaved_registry_is_pulled_from() {
@@ -223,7 +242,7 @@ mod limits {
     fn a_layer_longer_than_declared_stops_at_the_declared_size(#[case] length: Option<u64>) {
         let artifact = artifact(Some(1000));
         let served = artifact.clone();
-        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
         let counter = sent.clone();
         let server = ScriptedServer::start("127.0.0.1", move |request, stream| {
             if endpoint(request) != "blob" {
@@ -243,11 +262,13 @@ mod limits {
             message.contains("1000 bytes") && message.contains("module layer"),
             "{message}"
         );
-        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
-        drop(server);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
         // The client hung up: the server managed to send socket buffers' worth, not 2 GiB.
-        std::thread::sleep(Duration::from_millis(200));
-        let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+        let sent = bytes_sent(&sent);
         assert!(sent < 64 << 20, "the server sent {sent} bytes");
     }
 
@@ -256,7 +277,7 @@ mod limits {
     #[case::announced_in_content_length(Some(3u64 << 30))]
     #[case::unannounced(None)]
     fn a_huge_manifest_is_refused_at_the_manifest_limit(#[case] length: Option<u64>) {
-        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
         let counter = sent.clone();
         let server = ScriptedServer::start("127.0.0.1", move |request, stream| {
             if endpoint(request) == "probe" {
@@ -273,13 +294,16 @@ mod limits {
         let message = chain(&err);
         assert_eq!(kind(&err), Some(RegistryErrorKind::TooLarge), "{message}");
         assert!(
-            message.contains(&aksid_oci::MAX_MANIFEST_SIZE.to_string()) && message.contains("manifest"),
+            message.contains(&aksid_oci::MAX_MANIFEST_SIZE.to_string())
+                && message.contains("manifest"),
             "{message}"
         );
-        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
-        drop(server);
-        std::thread::sleep(Duration::from_millis(200));
-        let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let sent = bytes_sent(&sent);
         assert!(sent < 64 << 20, "the server sent {sent} bytes");
     }
 }
@@ -297,7 +321,12 @@ mod redirects {
         let served = artifact.clone();
         let registry = ScriptedServer::start("127.0.0.1", move |request, stream| {
             if endpoint(request) == "blob" {
-                return respond(stream, "307 Temporary Redirect", &[("Location", &target)], b"");
+                return respond(
+                    stream,
+                    "307 Temporary Redirect",
+                    &[("Location", &target)],
+                    b"",
+                );
             }
             serve_normally(&served, request, stream)
         });
@@ -305,18 +334,59 @@ mod redirects {
         // Without `insecure_registry("127.0.0.2")`, 127.0.0.2 models a remote plain-HTTP host.
         let config = dir.path().join("empty.json");
         std::fs::write(&config, "{}").unwrap();
-        let client = Client::new(ClientOptions::new(dir.path().join("cache")).docker_config(&config))
-            .unwrap();
+        let client =
+            Client::new(ClientOptions::new(dir.path().join("cache")).docker_config(&config))
+                .unwrap();
         let err = client.pull(&reference(&registry)).unwrap_err();
         let message = chain(&err);
         assert_eq!(kind(&err), Some(RegistryErrorKind::Refused), "{message}");
-        assert!(message.contains("plain HTTP") && message.contains("127.0.0.2"), "{message}");
-        assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
+        assert!(
+            message.contains("plain HTTP") && message.contains("127.0.0.2"),
+            "{message}"
+        );
+        assert!(
+            elsewhere.requests().is_empty(),
+            "{:?}",
+            elsewhere.requests()
+        );
     }
 }
 
 mod credentials {
     use super::*;
+
+    #[test]
+    fn an_anonymous_pull_may_use_a_foreign_token_realm_and_sends_it_nothing_secret() {
+        // Docker Hub's shape: the token service is another host. Without credentials, nothing
+        // secret can leak, so the anonymous token is fetched there.
+        let realm = ScriptedServer::start("127.0.0.2", |_, stream| {
+            respond(
+                stream,
+                "200 OK",
+                &[],
+                format!("{{\"token\": \"{TOKEN}\"}}").as_bytes(),
+            )
+        });
+        let artifact = artifact(None);
+        let registry = token_registry(
+            format!("http://{}/token", realm.address()),
+            artifact.clone(),
+        );
+        let dir = scratch("hostile-anonymous-realm");
+        let pulled = client(dir.path(), None, 2000, 10_000)
+            .pull(&reference(&registry))
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        assert_eq!(pulled.bytes, artifact.module);
+        let asked = realm.requests();
+        assert_eq!(asked.len(), 1, "{asked:#?}");
+        assert!(asked[0].header("authorization").is_none(), "{asked:#?}");
+        assert!(
+            asked[0]
+                .path
+                .contains("scope=repository%3Aaksid%2Fp%3Apull"),
+            "{asked:#?}"
+        );
+    }
 
     /// A registry on 127.0.0.1 that challenges for a token at `realm` (formatted with its own
     /// address for `{self}`), checks the token, and serves the artifact.
@@ -356,14 +426,22 @@ mod credentials {
         let artifact = artifact(None);
         let registry = token_registry("http://{self}/token".to_owned(), artifact.clone());
         let dir = scratch("hostile-token-ok");
-        let pulled = client(dir.path(), Some(credentials_for(registry.address())), 2000, 10_000)
-            .pull(&reference(&registry))
-            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        let pulled = client(
+            dir.path(),
+            Some(credentials_for(registry.address())),
+            2000,
+            10_000,
+        )
+        .pull(&reference(&registry))
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
         assert_eq!(pulled.bytes, artifact.module);
         let requests = registry.requests();
         let with_password: Vec<&str> = requests
             .iter()
-            .filter(|r| r.header("authorization").is_some_and(|a| a.starts_with("Basic ")))
+            .filter(|r| {
+                r.header("authorization")
+                    .is_some_and(|a| a.starts_with("Basic "))
+            })
             .map(|r| endpoint(r))
             .collect();
         assert_eq!(with_password, ["token"], "{requests:#?}");
@@ -382,15 +460,25 @@ mod credentials {
     #[case::same_host_another_port("127.0.0.1")]
     fn a_foreign_token_realm_never_receives_the_credentials(#[case] realm_ip: &str) {
         let recorder = ScriptedServer::start(realm_ip, |_, stream| {
-            respond(stream, "200 OK", &[], format!("{{\"token\": \"{TOKEN}\"}}").as_bytes())
+            respond(
+                stream,
+                "200 OK",
+                &[],
+                format!("{{\"token\": \"{TOKEN}\"}}").as_bytes(),
+            )
         });
         let realm = format!("http://{}/token", recorder.address());
         let registry = token_registry(realm, artifact(None));
         let dir = scratch("hostile-token-foreign");
         let started = Instant::now();
-        let err = client(dir.path(), Some(credentials_for(registry.address())), 2000, 10_000)
-            .pull(&reference(&registry))
-            .unwrap_err();
+        let err = client(
+            dir.path(),
+            Some(credentials_for(registry.address())),
+            2000,
+            10_000,
+        )
+        .pull(&reference(&registry))
+        .unwrap_err();
         let message = chain(&err);
         assert_eq!(kind(&err), Some(RegistryErrorKind::Refused), "{message}");
         assert!(
@@ -414,15 +502,27 @@ mod credentials {
             )
         });
         let dir = scratch("hostile-other-registry");
-        // The credentials are for a different port of the same host: another registry.
-        let other = format!("127.0.0.1:{}", registry.address().rsplit(':').next().unwrap().parse::<u16>().unwrap() ^ 1);
-        let err = client(dir.path(), Some(credentials_for(&other)), 2000, 10_000)
-            .pull(&reference(&registry))
-            .unwrap_err();
-        assert_eq!(kind(&err), Some(RegistryErrorKind::Unauthorized), "{}", chain(&err));
+        // The credentials are for another port of the same host: another registry.
+        let err = client(
+            dir.path(),
+            Some(credentials_for("127.0.0.1:1")),
+            2000,
+            10_000,
+        )
+        .pull(&reference(&registry))
+        .unwrap_err();
+        assert_eq!(
+            kind(&err),
+            Some(RegistryErrorKind::Unauthorized),
+            "{}",
+            chain(&err)
+        );
         assert!(!registry.requests().is_empty());
         assert!(
-            registry.requests().iter().all(|r| r.header("authorization").is_none()),
+            registry
+                .requests()
+                .iter()
+                .all(|r| r.header("authorization").is_none()),
             "{:#?}",
             registry.requests()
         );
@@ -441,15 +541,26 @@ mod credentials {
             )
         });
         let dir = scratch("hostile-plain-http");
-        let err = client(dir.path(), Some(credentials_for(registry.address())), 2000, 10_000)
-            .pull(&reference(&registry))
-            .unwrap_err();
+        let err = client(
+            dir.path(),
+            Some(credentials_for(registry.address())),
+            2000,
+            10_000,
+        )
+        .pull(&reference(&registry))
+        .unwrap_err();
         let message = chain(&err);
         assert_eq!(kind(&err), Some(RegistryErrorKind::Refused), "{message}");
-        assert!(message.contains("plain HTTP") && message.contains("loopback"), "{message}");
+        assert!(
+            message.contains("plain HTTP") && message.contains("loopback"),
+            "{message}"
+        );
         assert_password_never_sent(&registry);
         assert!(
-            registry.requests().iter().all(|r| r.header("authorization").is_none()),
+            registry
+                .requests()
+                .iter()
+                .all(|r| r.header("authorization").is_none()),
             "{:#?}",
             registry.requests()
         );
