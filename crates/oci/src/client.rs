@@ -1,9 +1,12 @@
 //! The blocking registry client: options, transport choice (HTTPS, or plain HTTP for loopback
-//! and listed hosts), credentials, the cache and the small runtime that drives `oci-client`.
+//! and listed hosts), credentials, the cache, the per-operation session (timeouts,
+//! authentication) and the small runtime that drives the requests.
 
+use crate::auth::{self, Authorization};
 use crate::cache::Cache;
 use crate::credentials::{Credentials, CredentialsError, DockerConfigLocation, Origin};
-use crate::reference::{Reference, split_port};
+use crate::http::{Failure, Limits};
+use crate::reference::Reference;
 use crate::registry_error::RegistryError;
 pub use crate::transport::Transport;
 use oci_client::client::{ClientConfig, ClientProtocol};
@@ -31,8 +34,9 @@ pub struct ClientOptions {
     /// means `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, and anonymous access
     /// when that file does not exist. A file given here must exist.
     ///
-    /// `AKSID_REGISTRY_USERNAME` and `AKSID_REGISTRY_PASSWORD`, when both are set, win over the
-    /// file for every registry. Credential helpers (`credsStore`, `credHelpers`) are not run.
+    /// `AKSID_REGISTRY_USERNAME` and `AKSID_REGISTRY_PASSWORD`, set together with
+    /// `AKSID_REGISTRY_SERVER`, win over the file for that registry only. Credential helpers
+    /// (`credsStore`, `credHelpers`) are not run.
     pub docker_config: Option<PathBuf>,
     /// Where pulled policies are cached by manifest digest (the caller chooses it).
     /// Created on first use.
@@ -43,11 +47,18 @@ pub struct ClientOptions {
     /// Time allowed to open a connection to a registry. Default: 30 s. A registry that does not
     /// answer at all fails after this instead of hanging the command.
     pub connect_timeout: Duration,
+    /// Longest wait for the next bytes from a registry (an idle timeout, reset by every byte
+    /// received). Default: 30 s. A registry that stalls mid-response fails after this.
+    pub read_timeout: Duration,
+    /// Longest a whole pull or push may take, however steadily the registry sends.
+    /// Default: 10 min. A registry that trickles bytes just fast enough to beat
+    /// [`ClientOptions::read_timeout`] fails after this.
+    pub operation_timeout: Duration,
 }
 
 impl ClientOptions {
     /// Defaults: no extra insecure registries, the default Docker config, no force, 30 s connect
-    /// timeout, and pulls cached in `cache_dir`.
+    /// and read timeouts, 10 min per operation, and pulls cached in `cache_dir`.
     pub fn new(cache_dir: impl Into<PathBuf>) -> ClientOptions {
         ClientOptions {
             insecure_registries: Vec::new(),
@@ -55,7 +66,21 @@ impl ClientOptions {
             cache_dir: cache_dir.into(),
             force: false,
             connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(30),
+            operation_timeout: Duration::from_secs(600),
         }
+    }
+
+    /// Sets [`ClientOptions::read_timeout`].
+    pub fn read_timeout(mut self, timeout: Duration) -> ClientOptions {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ClientOptions::operation_timeout`].
+    pub fn operation_timeout(mut self, timeout: Duration) -> ClientOptions {
+        self.operation_timeout = timeout;
+        self
     }
 
     /// Adds `registry` (`HOST` or `HOST:PORT`) to [`ClientOptions::insecure_registries`].
@@ -84,14 +109,7 @@ impl ClientOptions {
 
     /// The transport used for `registry` (`HOST` or `HOST:PORT`).
     pub fn transport_for(&self, registry: &str) -> Transport {
-        let registry = registry.to_ascii_lowercase();
-        let (host, _) = split_port(&registry);
-        let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
-        let listed = self.insecure_registries.iter().any(|entry| {
-            let entry = entry.trim().to_ascii_lowercase();
-            entry == registry || entry == host
-        });
-        if loopback || listed {
+        if crate::http::plain_http_allowed(&self.insecure_registries, registry) {
             Transport::Http
         } else {
             Transport::Https
@@ -130,14 +148,25 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// What one registry operation needs: the `oci-client` for the registry's transport, the
-/// authentication and where it came from.
+/// What one registry operation needs: its timeouts, the HTTP client (aksid-oci's own
+/// requests) and the `oci-client` (pushes), the authorization obtained and where the
+/// credentials came from.
 pub(crate) struct Session {
     pub(crate) oci: oci_client::Client,
+    pub(crate) http: reqwest::Client,
+    pub(crate) authorization: Authorization,
     pub(crate) auth: RegistryAuth,
+    pub(crate) limits: Limits,
     pub(crate) origin: Origin,
     pub(crate) transport: Transport,
     pub(crate) registry: String,
+}
+
+/// What a session is for, which decides the token scope asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    Pull,
+    Push,
 }
 
 /// Why a [`Session`] could not be set up.
@@ -155,6 +184,43 @@ impl From<CredentialsError> for SessionError {
 impl Session {
     pub(crate) fn error(&self, error: oci_client::errors::OciDistributionError) -> RegistryError {
         RegistryError::new(error, &self.registry, self.transport, &self.origin)
+    }
+
+    pub(crate) fn failure(&self, failure: Failure) -> RegistryError {
+        RegistryError::from_failure(failure, &self.registry, self.transport, &self.origin)
+    }
+
+    /// `GET url` with the session's authorization, within the deadline; a non-success status
+    /// is a failure quoting the registry's (capped) answer.
+    pub(crate) async fn get(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+    ) -> Result<reqwest::Response, Failure> {
+        let mut request = self.http.get(url).timeout(self.limits.remaining()?);
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
+        }
+        let response = self
+            .authorization
+            .apply(request)
+            .send()
+            .await
+            .map_err(|e| self.limits.classify(e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        Err(Failure::Status {
+            code: status.as_u16(),
+            url: url.to_owned(),
+            body: crate::http::error_body(response, &self.limits).await,
+        })
+    }
+
+    /// `scheme://registry`.
+    pub(crate) fn base_url(&self) -> String {
+        crate::http::base_url(&self.registry, self.transport)
     }
 }
 
@@ -201,29 +267,65 @@ impl Client {
         ClientConfig {
             protocol: ClientProtocol::HttpsExcept(exceptions),
             connect_timeout: Some(self.options.connect_timeout),
+            read_timeout: Some(self.options.read_timeout),
             // A Kubewarden policy is an image manifest; an index is reported, not resolved.
             platform_resolver: None,
             ..ClientConfig::default()
         }
     }
 
-    /// Credentials, transport and an `oci-client` for `reference`'s registry.
-    pub(crate) fn session(&self, reference: &Reference) -> Result<Session, SessionError> {
+    /// Credentials, transport, clients and the authorization for `operation` on
+    /// `reference`'s repository: contacts the registry (its authentication challenge).
+    pub(crate) fn session(
+        &self,
+        reference: &Reference,
+        operation: Operation,
+    ) -> Result<Session, SessionError> {
+        let limits = Limits::start(self.options.read_timeout, self.options.operation_timeout);
         let registry = reference.registry().to_owned();
-        let (auth, origin) = self.credentials.for_registry(&registry)?;
+        let (configured, origin) = self.credentials.for_registry(&registry)?;
         let transport = self.options.transport_for(&registry);
-        match oci_client::Client::try_from(self.oci_config(&registry)) {
-            Ok(oci) => Ok(Session {
-                oci,
-                auth,
-                origin,
-                transport,
-                registry,
-            }),
-            Err(e) => Err(SessionError::Registry(RegistryError::new(
-                e, &registry, transport, &origin,
-            ))),
-        }
+        let failed = |failure| {
+            SessionError::Registry(RegistryError::from_failure(
+                failure, &registry, transport, &origin,
+            ))
+        };
+        let http = crate::http::build_client(
+            &self.options.insecure_registries,
+            self.options.connect_timeout,
+            self.options.read_timeout,
+        )
+        .map_err(|e| failed(Failure::Request(e)))?;
+        let oci = oci_client::Client::try_from(self.oci_config(&registry)).map_err(|e| {
+            SessionError::Registry(RegistryError::new(e, &registry, transport, &origin))
+        })?;
+        let credentials = match &configured {
+            RegistryAuth::Basic(user, password) => Some((user.as_str(), password.as_str())),
+            _ => None,
+        };
+        let scope = match operation {
+            Operation::Pull => format!("repository:{}:pull", reference.repository()),
+            Operation::Push => format!("repository:{}:pull,push", reference.repository()),
+        };
+        let target = auth::Target {
+            client: &http,
+            registry: &registry,
+            transport,
+            limits: &limits,
+        };
+        let authorization = self
+            .block_on(limits.bound(auth::authenticate(&target, credentials, &scope)))
+            .map_err(failed)?;
+        Ok(Session {
+            auth: authorization.to_oci(),
+            oci,
+            http,
+            authorization,
+            limits,
+            origin,
+            transport,
+            registry,
+        })
     }
 
     pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {

@@ -1,9 +1,12 @@
 //! Registry credentials: the `AKSID_REGISTRY_USERNAME`/`AKSID_REGISTRY_PASSWORD` environment
-//! pair, then the Docker config file's `auths`, else anonymous access.
+//! pair for the registry `AKSID_REGISTRY_SERVER` names, then the Docker config file's `auths`,
+//! else anonymous access. Every source is bound to one registry host: no credential is ever
+//! offered to a registry it was not configured for.
 //!
 //! | source | used when |
 //! |---|---|
-//! | both environment variables | set (non-empty): for every registry, the Docker config is not read |
+//! | both environment variables and `AKSID_REGISTRY_SERVER` | the registry is that server (`HOST[:PORT]`, as Docker config keys match); the Docker config is not read for it |
+//! | both environment variables without `AKSID_REGISTRY_SERVER` | never: [`crate::Client::new`] fails and says to set it |
 //! | one environment variable | never: [`crate::Client::new`] fails, naming the missing one |
 //! | `auths[HOST]` with `auth` (base64 `user:pass`) or `username`/`password` | the registry matches the key (scheme and path ignored) |
 //! | `credHelpers[HOST]`, or an empty `auths[HOST]` with `credsStore` | never: an error says to use the environment or plain `auths` |
@@ -22,6 +25,9 @@ use std::path::{Path, PathBuf};
 pub const ENV_USERNAME: &str = "AKSID_REGISTRY_USERNAME";
 /// Environment variable holding the registry password or token (used with [`ENV_USERNAME`]).
 pub const ENV_PASSWORD: &str = "AKSID_REGISTRY_PASSWORD";
+/// Environment variable naming the one registry (`HOST[:PORT]`) that [`ENV_USERNAME`] and
+/// [`ENV_PASSWORD`] are for.
+pub const ENV_SERVER: &str = "AKSID_REGISTRY_SERVER";
 
 /// Why credentials could not be determined.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +42,23 @@ pub enum CredentialsError {
         set: &'static str,
         /// The variable that is missing or empty.
         missing: &'static str,
+    },
+    /// The environment pair is set without the registry it is for.
+    #[error(
+        "{ENV_USERNAME} and {ENV_PASSWORD} are set but {ENV_SERVER} is not\n\n\
+         Set {ENV_SERVER} to the registry these credentials are for (HOST or HOST:PORT, e.g. \
+         {ENV_SERVER}=myregistry.azurecr.io). aksid no longer sends them to every registry it \
+         contacts, since that handed them to any registry named in a policy reference"
+    )]
+    EnvironmentWithoutServer,
+    /// `AKSID_REGISTRY_SERVER` is not a registry host.
+    #[error(
+        "{ENV_SERVER}={value:?} is not a registry: give HOST or HOST:PORT, without scheme or \
+         path (e.g. myregistry.azurecr.io or 127.0.0.1:5000)"
+    )]
+    InvalidServer {
+        /// The value given.
+        value: String,
     },
     /// The Docker config file could not be read.
     #[error("cannot read Docker config file {}", path.display())]
@@ -145,10 +168,66 @@ impl DockerConfigLocation {
     }
 }
 
+/// Credentials from the environment, bound to the registry `server` (normalised).
+#[derive(Clone)]
+pub(crate) struct EnvironmentCredentials {
+    server: String,
+    user: String,
+    password: String,
+}
+
+impl std::fmt::Debug for EnvironmentCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvironmentCredentials")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The environment credentials from the values of [`ENV_USERNAME`], [`ENV_PASSWORD`] and
+/// [`ENV_SERVER`] (empty counts as unset).
+pub(crate) fn environment_credentials(
+    user: Option<String>,
+    password: Option<String>,
+    server: Option<String>,
+) -> Result<Option<EnvironmentCredentials>, CredentialsError> {
+    let non_empty = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let (user, password) = match (non_empty(user), non_empty(password)) {
+        (Some(user), Some(password)) => (user, password),
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(CredentialsError::IncompleteEnvironment {
+                set: ENV_USERNAME,
+                missing: ENV_PASSWORD,
+            });
+        }
+        (None, Some(_)) => {
+            return Err(CredentialsError::IncompleteEnvironment {
+                set: ENV_PASSWORD,
+                missing: ENV_USERNAME,
+            });
+        }
+    };
+    let value = non_empty(server).ok_or(CredentialsError::EnvironmentWithoutServer)?;
+    let trimmed = value.trim();
+    let valid = !trimmed.contains("://")
+        && !trimmed.contains('/')
+        && !trimmed.contains(char::is_whitespace)
+        && !trimmed.contains('@');
+    if !valid {
+        return Err(CredentialsError::InvalidServer { value });
+    }
+    Ok(Some(EnvironmentCredentials {
+        server: normalize_registry_key(trimmed),
+        user,
+        password,
+    }))
+}
+
 /// Resolves the credentials of each registry.
 #[derive(Debug, Clone)]
 pub(crate) struct Credentials {
-    environment: Option<(String, String)>,
+    environment: Option<EnvironmentCredentials>,
     docker_config: DockerConfigLocation,
 }
 
@@ -158,23 +237,9 @@ impl Credentials {
     pub(crate) fn new(
         docker_config: DockerConfigLocation,
     ) -> Result<Credentials, CredentialsError> {
-        let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let environment = match (var(ENV_USERNAME), var(ENV_PASSWORD)) {
-            (Some(user), Some(password)) => Some((user, password)),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(CredentialsError::IncompleteEnvironment {
-                    set: ENV_USERNAME,
-                    missing: ENV_PASSWORD,
-                });
-            }
-            (None, Some(_)) => {
-                return Err(CredentialsError::IncompleteEnvironment {
-                    set: ENV_PASSWORD,
-                    missing: ENV_USERNAME,
-                });
-            }
-        };
+        let var = |name| std::env::var(name).ok();
+        let environment =
+            environment_credentials(var(ENV_USERNAME), var(ENV_PASSWORD), var(ENV_SERVER))?;
         Ok(Credentials {
             environment,
             docker_config,
@@ -186,9 +251,11 @@ impl Credentials {
         &self,
         registry: &str,
     ) -> Result<(RegistryAuth, Origin), CredentialsError> {
-        if let Some((user, password)) = &self.environment {
+        if let Some(env) = &self.environment
+            && env.server == normalize_registry_key(registry)
+        {
             return Ok((
-                RegistryAuth::Basic(user.clone(), password.clone()),
+                RegistryAuth::Basic(env.user.clone(), env.password.clone()),
                 Origin::Environment,
             ));
         }
@@ -445,13 +512,99 @@ mod tests {
     }
 
     #[test]
-    fn environment_credentials_win_without_reading_the_config() {
+    fn environment_credentials_win_without_reading_the_config_for_their_server_only() {
+        let env = environment_credentials(
+            Some("env-user".into()),
+            Some("env-pass".into()),
+            Some("GHCR.io".into()),
+        )
+        .unwrap();
         let credentials = Credentials {
-            environment: Some(("env-user".into(), "env-pass".into())),
-            docker_config: DockerConfigLocation::resolve(Some(Path::new("/nonexistent/c.json"))),
+            environment: env,
+            docker_config: DockerConfigLocation {
+                path: None,
+                explicit: false,
+            },
         };
         let (auth, origin) = credentials.for_registry("ghcr.io").unwrap();
         assert!(matches!(auth, RegistryAuth::Basic(u, p) if u == "env-user" && p == "env-pass"));
         assert_eq!(origin, Origin::Environment);
+        for other in [
+            "evil.example",
+            "ghcr.io:8443",
+            "ghcr.io.evil.example",
+            "127.0.0.1:5000",
+        ] {
+            let (auth, origin) = credentials.for_registry(other).unwrap();
+            assert!(matches!(auth, RegistryAuth::Anonymous), "{other}");
+            assert_eq!(origin, Origin::Anonymous, "{other}");
+        }
+    }
+
+    #[rstest::rstest]
+    #[case::none_set(None, None, None, Ok(None))]
+    #[case::server_alone_is_harmless(None, None, Some("ghcr.io"), Ok(None))]
+    #[case::bound(Some("u"), Some("p"), Some("ghcr.io"), Ok(Some("ghcr.io")))]
+    #[case::bound_with_port(
+        Some("u"),
+        Some("p"),
+        Some("127.0.0.1:5000"),
+        Ok(Some("127.0.0.1:5000"))
+    )]
+    #[case::docker_hub_alias(Some("u"), Some("p"), Some("index.docker.io"), Ok(Some("docker.io")))]
+    #[case::pair_without_server(Some("u"), Some("p"), None, Err("AKSID_REGISTRY_SERVER is not"))]
+    #[case::pair_with_empty_server(
+        Some("u"),
+        Some("p"),
+        Some(" "),
+        Err("AKSID_REGISTRY_SERVER is not")
+    )]
+    #[case::server_with_scheme(
+        Some("u"),
+        Some("p"),
+        Some("https://ghcr.io"),
+        Err("is not a registry")
+    )]
+    #[case::server_with_path(Some("u"), Some("p"), Some("ghcr.io/org"), Err("is not a registry"))]
+    #[case::user_alone(
+        Some("u"),
+        None,
+        Some("ghcr.io"),
+        Err("AKSID_REGISTRY_PASSWORD is not")
+    )]
+    #[case::password_alone(
+        None,
+        Some("p"),
+        Some("ghcr.io"),
+        Err("AKSID_REGISTRY_USERNAME is not")
+    )]
+    fn environment_credentials_are_bound_to_a_server(
+        #[case] user: Option<&str>,
+        #[case] password: Option<&str>,
+        #[case] server: Option<&str>,
+        #[case] expected: Result<Option<&str>, &str>,
+    ) {
+        let owned = |v: Option<&str>| v.map(str::to_owned);
+        let result = environment_credentials(owned(user), owned(password), owned(server));
+        match (result, expected) {
+            (Ok(env), Ok(server)) => assert_eq!(env.map(|e| e.server), server.map(str::to_owned)),
+            (Err(e), Err(words)) => {
+                let message = e.to_string();
+                assert!(message.contains(words), "{message}");
+            }
+            (other, expected) => panic!("{other:?}, expected {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn the_unbound_pair_error_says_how_to_fix_it_and_that_it_changed() {
+        let message = environment_credentials(Some("u".into()), Some("secret".into()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("Set AKSID_REGISTRY_SERVER") && message.contains("no longer"),
+            "{message}"
+        );
+        assert!(!message.contains("secret"), "{message}");
     }
 }

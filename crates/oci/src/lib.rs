@@ -12,10 +12,13 @@
 //! | layer | the annotated module, media type [`WASM_LAYER_MEDIA_TYPE`] |
 //! | annotations | the module's `io.kubewarden.*` metadata annotations minus multi-line values, plus `org.opencontainers.image.source` |
 //!
-//! The client is blocking (it drives `oci-client` on its own current-thread runtime), takes
-//! credentials from `AKSID_REGISTRY_USERNAME`/`AKSID_REGISTRY_PASSWORD` or the Docker config file,
-//! speaks plain HTTP only to loopback registries and hosts listed explicitly, and caches pulled
-//! modules by manifest digest, verifying every cached byte on every read.
+//! The client is blocking (it drives its requests on its own current-thread runtime), takes
+//! credentials from `AKSID_REGISTRY_USERNAME`/`AKSID_REGISTRY_PASSWORD` for the one registry
+//! `AKSID_REGISTRY_SERVER` names, or from the Docker config file's entry for the registry; sends
+//! them only to that registry's own host, over HTTPS or to a loopback registry; speaks plain
+//! HTTP only to loopback registries and hosts listed explicitly, never follows a redirect that
+//! lowers the transport; bounds every body as it streams and every operation in time; and
+//! caches pulled modules by manifest digest, verifying every cached byte on every read.
 //!
 //! ```no_run
 //! use aksid_oci::{Client, ClientOptions, Reference};
@@ -45,9 +48,11 @@
 
 #![deny(missing_docs)]
 
+mod auth;
 mod cache;
 mod client;
 mod credentials;
+mod http;
 mod pull;
 mod push;
 mod reference;
@@ -55,8 +60,8 @@ mod registry_error;
 mod transport;
 
 pub use client::{Client, ClientError, ClientOptions, Transport};
-pub use credentials::{CredentialsError, ENV_PASSWORD, ENV_USERNAME};
-pub use pull::{MAX_MODULE_SIZE, PullError, PulledPolicy};
+pub use credentials::{CredentialsError, ENV_PASSWORD, ENV_SERVER, ENV_USERNAME};
+pub use pull::{MAX_MANIFEST_SIZE, MAX_MODULE_SIZE, PullError, PulledPolicy};
 pub use push::{PushError, PushedPolicy};
 pub use reference::{InvalidReference, ParseReferenceError, Reference, SCHEME};
 pub use registry_error::{RegistryError, RegistryErrorKind};

@@ -1,21 +1,26 @@
 //! Pulling a policy: the manifest (checked against a pinned digest), its wasm layer (checked
 //! against the layer digest), and the verified local cache that serves pinned references.
 
-use crate::client::{Client, Session, SessionError};
+use crate::client::{Client, Operation, Session, SessionError};
 use crate::credentials::CredentialsError;
+use crate::http;
 use crate::reference::Reference;
 use crate::registry_error::RegistryError;
 use crate::{WASM_LAYER_MEDIA_TYPE, sha256_digest};
-use oci_client::errors::{DigestError, OciDistributionError};
 use oci_client::manifest::{
     IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
     OCI_IMAGE_MEDIA_TYPE,
 };
 use std::path::PathBuf;
 
-/// The largest wasm layer a pull accepts, judged from the manifest before downloading: real
+/// The largest wasm layer a pull accepts, judged from the manifest before downloading (and the
+/// download is then capped at the size the manifest declares, as the bytes arrive): real
 /// policies weigh a few MiB, and a hostile registry must not make the CLI buffer gigabytes.
 pub const MAX_MODULE_SIZE: u64 = 128 * 1024 * 1024;
+
+/// The largest manifest a pull reads, enforced as it streams: the distribution registry's own
+/// limit. A policy's manifest is well under 10 KiB.
+pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
 
 /// Manifest types asked for. Indexes are accepted only to report them clearly.
 const ACCEPTED_MANIFESTS: &[&str] = &[
@@ -173,10 +178,12 @@ impl Client {
                 from_cache: true,
             });
         }
-        let session = self.session(reference).map_err(|e| match e {
-            SessionError::Credentials(e) => PullError::Credentials(e),
-            SessionError::Registry(e) => registry_error(reference, e),
-        })?;
+        let session = self
+            .session(reference, Operation::Pull)
+            .map_err(|e| match e {
+                SessionError::Credentials(e) => PullError::Credentials(e),
+                SessionError::Registry(e) => registry_error(reference, e),
+            })?;
         let body = self.fetch_manifest(&session, reference)?;
         let manifest_digest = sha256_digest(&body);
         let reference_with_digest = reference
@@ -208,77 +215,97 @@ impl Client {
         })
     }
 
-    /// The raw manifest, checked against the reference's pinned digest if it has one.
+    /// The raw manifest (at most [`MAX_MANIFEST_SIZE`] bytes, enforced as it streams),
+    /// checked against the reference's pinned digest, else against the digest the registry
+    /// announced.
     fn fetch_manifest(
         &self,
         session: &Session,
         reference: &Reference,
     ) -> Result<Vec<u8>, PullError> {
         let pinned = reference.digest();
-        let oci_reference = reference.to_oci();
-        let (body, _) = self
-            .block_on(async {
-                // Also stores the authentication for the blob download that follows.
-                session
-                    .oci
-                    .pull_manifest_raw(&oci_reference, &session.auth, ACCEPTED_MANIFESTS)
-                    .await
-            })
-            .map_err(|e| match e {
-                OciDistributionError::DigestError(DigestError::VerificationError {
-                    expected,
-                    actual,
-                }) => match pinned {
-                    Some(pinned) => PullError::PinMismatch {
-                        reference: Box::new(reference.clone()),
-                        pinned: pinned.to_owned(),
-                        actual,
-                    },
-                    None => PullError::ManifestDigestMismatch {
-                        reference: Box::new(reference.clone()),
-                        announced: expected,
-                        actual,
-                    },
-                },
-                e => registry_error(reference, session.error(e)),
-            })?;
+        let wanted = pinned.or(reference.tag()).unwrap_or("latest");
+        let url = format!(
+            "{}/v2/{}/manifests/{wanted}",
+            session.base_url(),
+            reference.repository()
+        );
+        let (body, announced) = self
+            .block_on(session.limits.bound(async {
+                let mut response = session
+                    .get(&url, Some(&ACCEPTED_MANIFESTS.join(", ")))
+                    .await?;
+                let announced = response
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.trim().to_ascii_lowercase());
+                let mut body = Vec::new();
+                http::read_capped(
+                    &mut response,
+                    &session.limits,
+                    MAX_MANIFEST_SIZE,
+                    "manifest",
+                    |chunk| body.extend_from_slice(chunk),
+                )
+                .await?;
+                Ok::<_, http::Failure>((body, announced))
+            }))
+            .map_err(|f| registry_error(reference, session.failure(f)))?;
         let actual = sha256_digest(&body);
-        match pinned {
-            Some(pinned) if pinned != actual => Err(PullError::PinMismatch {
+        match (pinned, announced) {
+            (Some(pinned), _) if pinned != actual => Err(PullError::PinMismatch {
                 reference: Box::new(reference.clone()),
                 pinned: pinned.to_owned(),
                 actual,
             }),
-            _ => Ok(body.to_vec()),
+            (None, Some(announced)) if announced.starts_with("sha256:") && announced != actual => {
+                Err(PullError::ManifestDigestMismatch {
+                    reference: Box::new(reference.clone()),
+                    announced,
+                    actual,
+                })
+            }
+            _ => Ok(body),
         }
     }
 
-    /// The module's bytes, verified against the layer digest.
+    /// The module's bytes, verified against the layer digest. The download stops as soon as it
+    /// exceeds the size the manifest declares, so memory never exceeds that size.
     fn fetch_layer(
         &self,
         session: &Session,
         reference: &Reference,
         layer: &WasmLayer,
     ) -> Result<Vec<u8>, PullError> {
-        let mut bytes = Vec::with_capacity(usize::try_from(layer.size).unwrap_or(0));
-        self.block_on(session.oci.pull_blob(
-            &reference.to_oci(),
-            layer.digest.as_str(),
-            &mut bytes,
-        ))
-        .map_err(|e| match e {
-            OciDistributionError::DigestError(DigestError::VerificationError {
-                expected,
-                actual,
-            }) => PullError::LayerDigestMismatch {
-                reference: Box::new(reference.clone()),
-                expected,
-                actual,
-            },
-            e => registry_error(reference, session.error(e)),
-        })?;
-        // oci-client verified the stream already; hashing again keeps the guarantee local.
-        let actual = sha256_digest(&bytes);
+        use sha2::Digest as _;
+        let url = format!(
+            "{}/v2/{}/blobs/{}",
+            session.base_url(),
+            reference.repository(),
+            layer.digest
+        );
+        let (bytes, actual) = self
+            .block_on(session.limits.bound(async {
+                let mut response = session.get(&url, None).await?;
+                // Preallocate what is declared, within reason: the declaration is the registry's.
+                let mut bytes = Vec::with_capacity(layer.size.min(8 << 20) as usize);
+                let mut hasher = sha2::Sha256::new();
+                http::read_capped(
+                    &mut response,
+                    &session.limits,
+                    layer.size,
+                    "module layer (the size its manifest declares)",
+                    |chunk| {
+                        hasher.update(chunk);
+                        bytes.extend_from_slice(chunk);
+                    },
+                )
+                .await?;
+                let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+                Ok::<_, http::Failure>((bytes, actual))
+            }))
+            .map_err(|f| registry_error(reference, session.failure(f)))?;
         if actual != layer.digest {
             return Err(PullError::LayerDigestMismatch {
                 reference: Box::new(reference.clone()),

@@ -2,8 +2,9 @@
 //! `application/vnd.wasm.config.v1+json`, one layer `application/vnd.wasm.content.layer.v1+wasm`,
 //! and the policy metadata's annotations on the manifest.
 
-use crate::client::{Client, SessionError};
+use crate::client::{Client, Operation, Session, SessionError};
 use crate::credentials::CredentialsError;
+use crate::http::{Failure, TimeoutKind};
 use crate::reference::Reference;
 use crate::registry_error::RegistryError;
 use crate::{WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, sha256_digest};
@@ -148,28 +149,32 @@ impl Client {
             reference: Box::new(reference.clone()),
             source,
         };
-        let session = self.session(reference).map_err(|e| match e {
-            SessionError::Credentials(e) => PushError::Credentials(e),
-            SessionError::Registry(e) => registry_error(e),
-        })?;
+        let session = self
+            .session(reference, Operation::Push)
+            .map_err(|e| match e {
+                SessionError::Credentials(e) => PushError::Credentials(e),
+                SessionError::Registry(e) => registry_error(e),
+            })?;
         let oci_reference = reference.to_oci();
+        let upload = async {
+            let oci = &session.oci;
+            // A bearer token obtained by this session means oci-client never sees the password.
+            oci.store_auth_if_needed(oci_reference.resolve_registry(), &session.auth)
+                .await;
+            oci.push_blob(&oci_reference, layer.data, &layer_digest)
+                .await?;
+            oci.push_blob(&oci_reference, config.data, &config_digest)
+                .await?;
+            oci.push_manifest_raw(
+                &oci_reference,
+                body,
+                http::HeaderValue::from_static(OCI_IMAGE_MEDIA_TYPE),
+            )
+            .await
+        };
         let location = self
-            .block_on(async {
-                let oci = &session.oci;
-                oci.store_auth_if_needed(oci_reference.resolve_registry(), &session.auth)
-                    .await;
-                oci.push_blob(&oci_reference, layer.data, &layer_digest)
-                    .await?;
-                oci.push_blob(&oci_reference, config.data, &config_digest)
-                    .await?;
-                oci.push_manifest_raw(
-                    &oci_reference,
-                    body,
-                    http::HeaderValue::from_static(OCI_IMAGE_MEDIA_TYPE),
-                )
-                .await
-            })
-            .map_err(|e| registry_error(session.error(e)))?;
+            .block_on(bounded_upload(&session, upload))
+            .map_err(registry_error)?;
 
         // The Location header names the stored manifest; a registry that rewrote it would
         // make the returned pin wrong, so say so rather than return it.
@@ -191,6 +196,25 @@ impl Client {
             manifest_digest,
             layer_digest,
         })
+    }
+}
+
+/// Runs an oci-client upload until the session's deadline at most, wording its timeouts as
+/// aksid-oci's own requests word them.
+async fn bounded_upload<T>(
+    session: &Session,
+    upload: impl std::future::Future<Output = Result<T, oci_client::errors::OciDistributionError>>,
+) -> Result<T, crate::registry_error::RegistryError> {
+    use oci_client::errors::OciDistributionError;
+    let deadline = Failure::Timeout(TimeoutKind::Deadline(session.limits.operation_timeout));
+    let left = session.limits.remaining().map_err(|f| session.failure(f))?;
+    match tokio::time::timeout(left, upload).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(OciDistributionError::RequestError(e))) if e.is_timeout() => {
+            Err(session.failure(session.limits.classify(e)))
+        }
+        Ok(Err(e)) => Err(session.error(e)),
+        Err(_) => Err(session.failure(deadline)),
     }
 }
 

@@ -1,7 +1,8 @@
 //! What went wrong talking to a registry, classified so that callers can match on the kind and
 //! users get the likely fix (credentials, plain HTTP, a typo in the tag) as a second paragraph.
 
-use crate::credentials::{ENV_PASSWORD, ENV_USERNAME, Origin};
+use crate::credentials::{ENV_PASSWORD, ENV_SERVER, ENV_USERNAME, Origin};
+use crate::http::{Failure, TimeoutKind};
 use crate::transport::Transport;
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 
@@ -23,8 +24,15 @@ pub enum RegistryErrorKind {
     Unauthorized,
     /// No such repository, tag, digest or blob (404, `MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, ...).
     NotFound,
-    /// No HTTP exchange happened: DNS, connection refused, TLS handshake, timeout.
+    /// No HTTP exchange happened: DNS, connection refused, TLS handshake, connect timeout.
     Connection,
+    /// The registry stopped sending (read timeout) or the operation outlived its deadline.
+    Timeout,
+    /// aksid refused to go on: a redirect that lowers the transport, or credentials that would
+    /// go to another host or over plain HTTP.
+    Refused,
+    /// The registry sent more than aksid accepts for that response.
+    TooLarge,
     /// Anything else the registry or the client reported.
     Other,
 }
@@ -47,7 +55,7 @@ impl RegistryError {
             RegistryErrorKind::Unauthorized => match origin {
                 Origin::Anonymous => format!(
                     "\n\nThe registry {registry} wants credentials: set {ENV_USERNAME} and \
-                     {ENV_PASSWORD}, or log in (`docker login {registry}`) so that the Docker \
+                     {ENV_PASSWORD} with {ENV_SERVER}={registry}, or log in (`docker login {registry}`) so that the Docker \
                      config file has an `auths` entry for it"
                 ),
                 other => format!(
@@ -71,6 +79,93 @@ impl RegistryError {
             _ => String::new(),
         };
         RegistryError { kind, detail, hint }
+    }
+}
+
+impl RegistryError {
+    /// Words a [`Failure`] of aksid-oci's own requests, as [`RegistryError::new`] does
+    /// oci-client's errors.
+    pub(crate) fn from_failure(
+        failure: Failure,
+        registry: &str,
+        transport: Transport,
+        origin: &Origin,
+    ) -> RegistryError {
+        let plain = |kind, detail: String, hint: String| RegistryError { kind, detail, hint };
+        match failure {
+            Failure::Status { code, url, body } => RegistryError::new(
+                OciDistributionError::ServerError {
+                    code,
+                    url,
+                    message: body,
+                },
+                registry,
+                transport,
+                origin,
+            ),
+            Failure::Request(e) if e.is_redirect() => plain(
+                RegistryErrorKind::Refused,
+                format!(
+                    "not following a redirect from {registry}: {}",
+                    error_chain(&e)
+                ),
+                String::new(),
+            ),
+            Failure::Request(e) => RegistryError::new(
+                OciDistributionError::RequestError(e),
+                registry,
+                transport,
+                origin,
+            ),
+            Failure::Timeout(TimeoutKind::Idle(limit)) => plain(
+                RegistryErrorKind::Timeout,
+                format!(
+                    "the registry {registry} sent nothing for {} s (the read timeout)",
+                    limit.as_secs_f64()
+                ),
+                "\n\nThe registry is stalled or very slow. Retry later, or raise the read \
+                 timeout (kubectl aksid: AKSID_REGISTRY_TIMEOUT=SECONDS)"
+                    .to_owned(),
+            ),
+            Failure::Timeout(TimeoutKind::Deadline(limit)) => plain(
+                RegistryErrorKind::Timeout,
+                format!(
+                    "the exchange with the registry {registry} took longer than {} s, the \
+                     limit for one pull or push",
+                    limit.as_secs_f64()
+                ),
+                "\n\nThe registry is too slow, or sends data a trickle at a time. Retry later"
+                    .to_owned(),
+            ),
+            Failure::TooLarge {
+                what,
+                limit,
+                declared,
+            } => plain(
+                RegistryErrorKind::TooLarge,
+                match declared {
+                    Some(declared) if declared > limit => format!(
+                        "the registry {registry} announced a {what} of {declared} bytes, more \
+                         than the {limit} bytes accepted"
+                    ),
+                    _ => format!(
+                        "the registry {registry} sent more than the {limit} bytes accepted for \
+                         the {what}; reading stopped there"
+                    ),
+                },
+                String::new(),
+            ),
+            Failure::Refused(reason) => plain(
+                RegistryErrorKind::Refused,
+                format!("refusing to send credentials: {reason}"),
+                String::new(),
+            ),
+            Failure::Protocol(reason) => plain(
+                RegistryErrorKind::Other,
+                format!("{registry}: {reason}"),
+                String::new(),
+            ),
+        }
     }
 }
 

@@ -600,7 +600,7 @@ mod auth {
             registry.address(),
             serde_json::json!({"auth": basic(USER, "wrong")}),
         );
-        let run = |user: Option<&str>, password: Option<&str>| {
+        let run = |user: Option<&str>, password: Option<&str>, server: Option<&str>| {
             let mut command = std::process::Command::new(std::env::current_exe().unwrap());
             command
                 .args([
@@ -619,7 +619,11 @@ mod auth {
                 .env("AKSID_OCI_TEST_DIR", dir.path())
                 .env("DOCKER_CONFIG", config.parent().unwrap())
                 .env_remove("AKSID_REGISTRY_USERNAME")
-                .env_remove("AKSID_REGISTRY_PASSWORD");
+                .env_remove("AKSID_REGISTRY_PASSWORD")
+                .env_remove("AKSID_REGISTRY_SERVER");
+            if let Some(server) = server {
+                command.env("AKSID_REGISTRY_SERVER", server);
+            }
             if let Some(user) = user {
                 command.env("AKSID_REGISTRY_USERNAME", user);
             }
@@ -628,16 +632,34 @@ mod auth {
             }
             command.output().unwrap()
         };
-        let ok = run(Some(USER), Some(PASSWORD));
+        let address = Some(registry.address());
+        let ok = run(Some(USER), Some(PASSWORD), address);
         let stdout = String::from_utf8_lossy(&ok.stdout);
         assert!(
             ok.status.success() && stdout.contains("child: pushed and pulled"),
             "child failed:\n```\n{stdout}\n{}\n```",
             String::from_utf8_lossy(&ok.stderr)
         );
-        let half = run(Some(USER), None);
+        let half = run(Some(USER), None, address);
         let stdout = String::from_utf8_lossy(&half.stdout);
         assert!(stdout.contains("child: client error: AKSID_REGISTRY_USERNAME is set but AKSID_REGISTRY_PASSWORD is not"), "{stdout}");
+        // The pair without the server it is for is refused, saying what to set.
+        let unbound = run(Some(USER), Some(PASSWORD), None);
+        let stdout = String::from_utf8_lossy(&unbound.stdout);
+        assert!(
+            stdout.contains("child: client error: AKSID_REGISTRY_USERNAME and AKSID_REGISTRY_PASSWORD are set but AKSID_REGISTRY_SERVER is not")
+                && stdout.contains("Set AKSID_REGISTRY_SERVER"),
+            "{stdout}"
+        );
+        assert!(!stdout.contains(PASSWORD), "{stdout}");
+        // Bound to another registry, the environment pair is not used here: the Docker config's
+        // (wrong) credentials are, and the registry refuses them.
+        let elsewhere = run(Some(USER), Some(PASSWORD), Some("registry.example.com"));
+        let stderr = String::from_utf8_lossy(&elsewhere.stderr);
+        assert!(
+            !elsewhere.status.success() && stderr.contains("Docker config file"),
+            "{stderr}"
+        );
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! - [`Registry`]: Debian's distribution registry (`docker-registry serve`) started per test on a
 //!   loopback address and a free port, anonymous or behind HTTP basic authentication, with its
 //!   storage and log at hand, and stopped (kill + wait) when dropped.
+//! - [`ScriptedServer`]: a real HTTP/1.1 server on a loopback address whose answers a test
+//!   scripts byte by byte (with [`respond`] and [`stream_zeros`]) to play a hostile registry,
+//!   recording every request ([`RecordedRequest`]) to prove what reached it.
 //! - The independent clients that read back what a test pushed: skopeo
 //!   ([`skopeo_raw_manifest`]) and Python libraries from the repository's `.venv`
 //!   ([`venv_python`], [`python`], e.g. oras with [`ORAS_PULL`]).
@@ -327,4 +330,170 @@ fn http_status(addr: &str, path: &str) -> Option<u16> {
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// One request a [`ScriptedServer`] received: what the client sent, headers included, so that
+/// tests can prove what did (and did not) reach a host.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The request target: path and query.
+    pub path: String,
+    /// Header names lowercased, in the order received.
+    pub headers: Vec<(String, String)>,
+}
+
+impl RecordedRequest {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// What a [`ScriptedServer`] handler is given: the request, and the connection to answer on
+/// (raw HTTP/1.1: the handler writes status line, headers and body as hostile servers do).
+pub type Handler = dyn Fn(&RecordedRequest, &mut TcpStream) + Send + Sync;
+
+/// A real HTTP/1.1 server on a loopback address and a free port whose answers a test scripts
+/// byte by byte: stalls, bodies longer than declared, redirects, authentication challenges.
+/// It records every request, answers one request per connection (`Connection: close`), serves
+/// each connection on its own thread, and stops accepting when dropped.
+pub struct ScriptedServer {
+    addr: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<RecordedRequest>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ScriptedServer {
+    /// Starts a server on `ip` (e.g. `127.0.0.1`, or `127.0.0.2` to stand for another host).
+    pub fn start(
+        ip: &str,
+        handler: impl Fn(&RecordedRequest, &mut TcpStream) + Send + Sync + 'static,
+    ) -> ScriptedServer {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind((ip, 0)).expect("bind a free port");
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let accept = {
+            let (requests, stop) = (requests.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            let (requests, handler) = (requests.clone(), handler.clone());
+                            std::thread::spawn(move || serve_one(stream, &requests, &*handler));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+            })
+        };
+        ScriptedServer {
+            addr,
+            requests,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    /// `IP:PORT`.
+    pub fn address(&self) -> &str {
+        &self.addr
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+fn serve_one(
+    mut stream: TcpStream,
+    requests: &std::sync::Mutex<Vec<RecordedRequest>>,
+    handler: &Handler,
+) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    // The request head, bounded; request bodies are not read (clients here only GET).
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.split("\r\n");
+    let mut start = lines.next().unwrap_or_default().split(' ');
+    let request = RecordedRequest {
+        method: start.next().unwrap_or_default().to_owned(),
+        path: start.next().unwrap_or_default().to_owned(),
+        headers: lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect(),
+    };
+    requests.lock().unwrap().push(request.clone());
+    handler(&request, &mut stream);
+    let _ = stream.flush();
+}
+
+/// Writes a complete response: `status` (e.g. `200 OK`), extra header lines, and `body` with
+/// its `Content-Length`. Write errors (the client hung up) are ignored.
+pub fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, &str)], body: &[u8]) {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+/// Writes a `200 OK` head (with `Content-Length: declared` when given, else a body delimited
+/// by closing the connection), then up to `total` bytes of zeros in 64 KiB writes, stopping
+/// when the client hangs up. Returns the bytes written: what a client that stops reading
+/// early made the server send.
+pub fn stream_zeros(stream: &mut TcpStream, declared: Option<u64>, total: u64) -> u64 {
+    let mut head = String::from("HTTP/1.1 200 OK\r\nConnection: close\r\n");
+    if let Some(length) = declared {
+        head.push_str(&format!("Content-Length: {length}\r\n"));
+    }
+    head.push_str("\r\n");
+    if stream.write_all(head.as_bytes()).is_err() {
+        return 0;
+    }
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let chunk = [0u8; 64 * 1024];
+    let mut sent = 0u64;
+    while sent < total {
+        let n = chunk.len().min((total - sent) as usize);
+        if stream.write_all(&chunk[..n]).is_err() {
+            break;
+        }
+        sent += n as u64;
+    }
+    sent
 }
