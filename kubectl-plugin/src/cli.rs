@@ -394,7 +394,9 @@ Examples:
   kubectl aksid push no-local-accounts registry://localhost:5000/aksid/no-local-accounts:v0.1.0
 
 MODULE is a .wasm path or the id of a built-in policy. Credentials come from AKSID_REGISTRY_USERNAME /
-AKSID_REGISTRY_PASSWORD, else from the Docker config file (docker login / az acr login). Prints the
+AKSID_REGISTRY_PASSWORD for the one registry AKSID_REGISTRY_SERVER names (host[:port]), else from the
+Docker config file (docker login / az acr login); they are never sent to another host, nor over plain
+HTTP except to localhost. AKSID_REGISTRY_TIMEOUT (seconds, default 30) bounds a stalled read. Prints the
 reference pinned by digest, for ClusterAdmissionPolicy module fields.")]
 pub struct PushArgs {
     /// The module: a .wasm path or a built-in policy id.
