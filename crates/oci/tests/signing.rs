@@ -222,7 +222,7 @@ fn aksid_signs_and_openssl_and_aksid_verify_with_the_key() {
     assert!(err.contains("Verification failure"), "{err}");
 
     let config = all_of(&[pub_key_entry(&s.alice, &[])]);
-    let by_tag = s.registry.oci_reference(&format!("aksid/sign-verify:v1"));
+    let by_tag = s.registry.oci_reference("aksid/sign-verify:v1");
     let verified = s.client.pull_verified(&by_tag, &config).unwrap();
     assert_eq!(verified.pulled.manifest_digest, s.pushed.manifest_digest);
     assert_eq!(verified.satisfied.len(), 1);

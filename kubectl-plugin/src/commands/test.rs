@@ -30,6 +30,8 @@ pub fn execute(args: TestArgs) -> Result<Outcome> {
         cache_dir: args.cache_dir.clone(),
         no_cache: args.no_cache,
         insecure_registries: args.insecure_registries.clone(),
+        verification_config: None,
+        verify_key: None,
     };
     let host = pipeline::host(&policy_args, args.timeout, args.memory_limit)?;
     let ctx = RunContext {

@@ -35,6 +35,8 @@ pub fn write(dir: &Path, ctx: &RunContext) -> Result<Outcome> {
         cache_dir: ctx.policy_args.cache_dir.clone(),
         no_cache: ctx.policy_args.no_cache,
         insecure_registries: ctx.policy_args.insecure_registries.clone(),
+        verification_config: ctx.policy_args.verification_config.clone(),
+        verify_key: ctx.policy_args.verify_key.clone(),
     })?;
     let policies = pipeline::prepare_policies(ctx.host, modules, &Default::default())?;
     let options = RequestOptions::default();

@@ -215,6 +215,8 @@ fn modules(spec: &TestSpec, ctx: &RunContext) -> anyhow::Result<Vec<Module>> {
         cache_dir: ctx.policy_args.cache_dir.clone(),
         no_cache: ctx.policy_args.no_cache,
         insecure_registries: ctx.policy_args.insecure_registries.clone(),
+        verification_config: ctx.policy_args.verification_config.clone(),
+        verify_key: ctx.policy_args.verify_key.clone(),
     };
     let all = policy_set::modules(&args)?;
     let ids: Vec<&str> = spec
