@@ -164,6 +164,15 @@ pub struct PolicyArgs {
     /// objects not yet judged are reported as `deadline` errors (exit 2). Default: none.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub deadline: Option<Duration>,
+    /// Refuse registry modules whose cosign signatures do not satisfy this Kubewarden
+    /// verification config (YAML or JSON: apiVersion v1, allOf / anyOf of kind pubKey entries,
+    /// as `kwctl verify` reads). Without it or --verify-key, registry modules are NOT verified.
+    #[arg(long, value_name = "FILE", conflicts_with = "verify_key")]
+    pub verification_config: Option<PathBuf>,
+    /// Refuse registry modules not signed by this PEM public key (a verification config of
+    /// allOf one pubKey). Without it or --verification-config, registry modules are NOT verified.
+    #[arg(long, value_name = "KEY.pub")]
+    pub verify_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -397,7 +406,14 @@ MODULE is a .wasm path or the id of a built-in policy. Credentials come from AKS
 AKSID_REGISTRY_PASSWORD for the one registry AKSID_REGISTRY_SERVER names (host[:port]), else from the
 Docker config file (docker login / az acr login); they are never sent to another host, nor over plain
 HTTP except to localhost. AKSID_REGISTRY_TIMEOUT (seconds, default 30) bounds a stalled read. Prints the
-reference pinned by digest, for ClusterAdmissionPolicy module fields.")]
+reference pinned by digest, for ClusterAdmissionPolicy module fields.
+
+Signing (--sign-key) stores a signature of the pushed manifest digest at sha256-<hex>.sig in the
+same repository, in the layout `cosign sign --key` writes and `kwctl verify` / Kubewarden's
+verification config read (ECDSA P-256 over cosign's simple-signing payload). Make a key pair with
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out aksid.key
+  openssl pkey -in aksid.key -pubout -out aksid.pub
+and verify with `kubectl aksid pull --verify-key aksid.pub REFERENCE`.")]
 pub struct PushArgs {
     /// The module: a .wasm path or a built-in policy id.
     #[arg(value_name = "MODULE")]
@@ -408,6 +424,14 @@ pub struct PushArgs {
     /// Push a module without Kubewarden metadata.
     #[arg(long)]
     pub force: bool,
+    /// Sign the pushed manifest with this unencrypted PEM EC P-256 private key (PKCS#8 or
+    /// SEC1; cosign's encrypted keys are not read). See below for how to make one.
+    #[arg(long, value_name = "KEY.pem")]
+    pub sign_key: Option<PathBuf>,
+    /// An annotation KEY=VALUE in the signed payload (checked by a verification config's
+    /// pubKey `annotations`). Repeatable; needs --sign-key.
+    #[arg(long = "sign-annotation", value_name = "KEY=VALUE", requires = "sign_key", value_parser = parse_annotation)]
+    pub sign_annotations: Vec<(String, String)>,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }
@@ -416,7 +440,13 @@ pub struct PushArgs {
 #[command(after_help = "\
 Examples:
   kubectl aksid pull registry://myacr.azurecr.io/aksid/no-local-accounts:v0.1.0
-  kubectl aksid pull registry://myacr.azurecr.io/aksid/no-local-accounts@sha256:<digest> -o policy.wasm")]
+  kubectl aksid pull registry://myacr.azurecr.io/aksid/no-local-accounts@sha256:<digest> -o policy.wasm
+  kubectl aksid pull --verify-key aksid.pub registry://myacr.azurecr.io/aksid/no-local-accounts:v0.1.0
+  kubectl aksid pull --verification-config verification.yaml registry://myacr.azurecr.io/aksid/no-local-accounts:v0.1.0
+
+Without --verify-key or --verification-config the module is checked against its digest only:
+its signatures are NOT verified. With either, a module whose cosign signatures do not satisfy them
+is refused (exit 2), whether it comes from the registry or the cache.")]
 pub struct PullArgs {
     /// Source, registry://HOST/REPO:TAG or registry://HOST/REPO@sha256:DIGEST.
     #[arg(value_name = "REFERENCE")]
@@ -426,6 +456,14 @@ pub struct PullArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub policy: PolicyArgs,
+}
+
+/// Parses `KEY=VALUE`.
+fn parse_annotation(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
 }
 
 /// Parses `2s`, `500ms`, `1m`.

@@ -57,7 +57,9 @@ mod pull;
 mod push;
 mod reference;
 mod registry_error;
+mod signature;
 mod transport;
+mod verification_config;
 
 pub use client::{Client, ClientError, ClientOptions, Transport};
 pub use credentials::{CredentialsError, ENV_PASSWORD, ENV_SERVER, ENV_USERNAME};
@@ -65,6 +67,12 @@ pub use pull::{MAX_MANIFEST_SIZE, MAX_MODULE_SIZE, PullError, PulledPolicy};
 pub use push::{PushError, PushedPolicy};
 pub use reference::{InvalidReference, ParseReferenceError, Reference, SCHEME};
 pub use registry_error::{RegistryError, RegistryErrorKind};
+pub use signature::{
+    FoundSignature, KEY_HINT, KeyError, PAYLOAD_TYPE, PublicKey, SIGNATURE_ANNOTATION,
+    SIMPLE_SIGNING_MEDIA_TYPE, SignError, SignedPolicy, SigningKey, VerifiedPolicy, VerifyError,
+    payload, signature_tag,
+};
+pub use verification_config::{Requirement, VerificationConfig, VerificationConfigError};
 
 /// Media type of a Kubewarden policy's layer (the wasm module).
 pub const WASM_LAYER_MEDIA_TYPE: &str = oci_client::manifest::WASM_LAYER_MEDIA_TYPE;

@@ -73,8 +73,26 @@ pub fn push(args: PushArgs) -> Result<Outcome> {
         })?,
     };
     let reference = aksid_oci::Reference::parse(&args.reference)?;
-    let pushed =
-        crate::registry::client_with(&args.policy, args.force)?.push(&bytes, &reference)?;
+    // Read the key before pushing, so that a bad key leaves nothing half-published.
+    let key = match &args.sign_key {
+        Some(path) => Some(
+            aksid_oci::SigningKey::from_pem(&crate::registry::read_key(path)?)
+                .with_context(|| format!("reading the signing key {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let registry = crate::registry::client_with(&args.policy, args.force)?;
+    let pushed = registry.client().push(&bytes, &reference)?;
+    if let Some(key) = &key {
+        let annotations = args.sign_annotations.iter().cloned().collect();
+        let signed = registry.client().sign(&pushed, key, &annotations)?;
+        eprintln!(
+            "signed {} with key {} at {}",
+            pushed.manifest_digest,
+            key.public_key().fingerprint(),
+            signed.signature_reference
+        );
+    }
     println!("{}", pushed.reference_with_digest);
     Ok(Outcome::Clean)
 }
@@ -82,7 +100,7 @@ pub fn push(args: PushArgs) -> Result<Outcome> {
 /// Pulls a module into the cache (verified against its digest), optionally writing it out.
 pub fn pull(args: PullArgs) -> Result<Outcome> {
     let reference = aksid_oci::Reference::parse(&args.reference)?;
-    let pulled = crate::registry::client(&args.policy)?.pull(&reference)?;
+    let (pulled, verified) = crate::registry::client(&args.policy)?.pull_verified(&reference)?;
     let metadata = aksid_metadata::Metadata::from_wasm(&pulled.bytes)?;
     if let Some(path) = &args.output {
         if path.is_dir() {
@@ -108,6 +126,9 @@ pub fn pull(args: PullArgs) -> Result<Outcome> {
             ""
         }
     );
+    if let Some(satisfied) = verified {
+        eprintln!("verified signatures: {}", satisfied.join(", "));
+    }
     println!("{}", reference.with_digest(&pulled.manifest_digest)?);
     Ok(Outcome::Clean)
 }

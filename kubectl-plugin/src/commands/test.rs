@@ -32,6 +32,8 @@ pub fn execute(args: TestArgs) -> Result<Outcome> {
         insecure_registries: args.insecure_registries.clone(),
         max_module_size: crate::policy_set::DEFAULT_MAX_MODULE_SIZE,
         deadline: None,
+        verification_config: None,
+        verify_key: None,
     };
     let host = pipeline::host(&policy_args, args.timeout, args.memory_limit)?;
     let ctx = RunContext {

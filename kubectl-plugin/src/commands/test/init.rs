@@ -37,6 +37,8 @@ pub fn write(dir: &Path, ctx: &RunContext) -> Result<Outcome> {
         insecure_registries: ctx.policy_args.insecure_registries.clone(),
         max_module_size: ctx.policy_args.max_module_size,
         deadline: ctx.policy_args.deadline,
+        verification_config: ctx.policy_args.verification_config.clone(),
+        verify_key: ctx.policy_args.verify_key.clone(),
     })?;
     let policies = pipeline::prepare_policies(ctx.host, modules, &Default::default())?;
     let options = RequestOptions::default();

@@ -217,6 +217,8 @@ fn modules(spec: &TestSpec, ctx: &RunContext) -> anyhow::Result<Vec<Module>> {
         insecure_registries: ctx.policy_args.insecure_registries.clone(),
         max_module_size: ctx.policy_args.max_module_size,
         deadline: ctx.policy_args.deadline,
+        verification_config: ctx.policy_args.verification_config.clone(),
+        verify_key: ctx.policy_args.verify_key.clone(),
     };
     let all = policy_set::modules(&args)?;
     let ids: Vec<&str> = spec
