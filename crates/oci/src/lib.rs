@@ -45,7 +45,7 @@
 
 #![deny(missing_docs)]
 
-mod cache;
+pub mod cache;
 mod client;
 mod credentials;
 mod pull;
