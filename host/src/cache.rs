@@ -316,8 +316,11 @@ fn evict(dir: &Path, keep: &Path, cap: u64) -> std::io::Result<()> {
         if entry.path == keep {
             continue;
         }
-        std::fs::remove_file(&entry.path)?;
-        total = total.saturating_sub(entry.meta.len());
+        match std::fs::remove_file(&entry.path) {
+            // Another process evicting at the same time removed it first.
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => total = total.saturating_sub(entry.meta.len()),
+        }
     }
     Ok(())
 }
