@@ -47,6 +47,14 @@ fn aksid(dir: &Path, env: &[(&str, &Path)], args: &[&str]) -> Run {
     run
 }
 
+/// A run as fenced blocks, for failure messages.
+fn shown(run: &Run) -> String {
+    format!(
+        "`{}` exited {:?}\nstdout:\n```\n{}\n```\nstderr:\n```\n{}\n```",
+        run.command, run.code, run.stdout, run.stderr
+    )
+}
+
 fn with_cache(dir: &Path, cache: &Path, args: &[&str]) -> Run {
     aksid(dir, &[("AKSID_CACHE_DIR", cache)], args)
 }
@@ -104,16 +112,22 @@ fn a_bad_compiled_module_is_recompiled_and_the_verdict_holds(
     let cache = s.dir.join("cache");
     let first = check_leaky(&s.dir, &cache);
     let files = modules(&cache);
-    assert!(files.len() >= 2, "{files:?}\n{first}");
+    assert!(files.len() >= 2, "{files:?}\n{}", shown(&first));
     spoil(&files);
 
     let run = check_leaky(&s.dir, &cache);
-    assert_eq!(run.stdout, first.stdout, "the same findings\n{run}");
+    assert_eq!(
+        run.stdout,
+        first.stdout,
+        "the same findings\n{}",
+        shown(&run)
+    );
     run.stderr_has("warning: ignoring compiled-module cache file");
     let healed = check_leaky(&s.dir, &cache);
     assert!(
         !healed.stderr.contains("warning"),
-        "rewritten whole:\n{healed}"
+        "rewritten whole:\n{}",
+        shown(&healed)
     );
 }
 
@@ -132,7 +146,7 @@ fn a_group_writable_cache_directory_is_refused_with_the_fix() {
          run\n\nRun `chmod 700 {0}`, or point --cache-dir or AKSID_CACHE_DIR at a private directory\n",
         cache.display()
     );
-    assert_eq!(run.stderr, expected, "\n{run}");
+    assert_eq!(run.stderr, expected, "\n{}", shown(&run));
     assert!(!cache.join("modules").exists(), "nothing written there");
 
     let verify = with_cache(&s.dir, &cache, &["cache", "verify"]);
@@ -142,7 +156,7 @@ fn a_group_writable_cache_directory_is_refused_with_the_fix() {
 
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
     let run = check_leaky(&s.dir, &cache);
-    assert_eq!(run.stderr, "", "\n{run}");
+    assert_eq!(run.stderr, "", "\n{}", shown(&run));
     assert!(!modules(&cache).is_empty());
 }
 
@@ -152,7 +166,12 @@ fn cache_dir_prints_the_root_or_says_how_to_set_one() {
     let cache = s.dir.join("mine");
     let run = with_cache(&s.dir, &cache, &["cache", "dir"]);
     run.code(0);
-    assert_eq!(run.stdout, format!("{}\n", cache.display()), "\n{run}");
+    assert_eq!(
+        run.stdout,
+        format!("{}\n", cache.display()),
+        "\n{}",
+        shown(&run)
+    );
     let flag = aksid(&s.dir, &[], &["cache", "dir", "--cache-dir", "/ci/aksid"]);
     assert_eq!(flag.code(0).stdout, "/ci/aksid\n");
     let home = aksid(
