@@ -50,7 +50,7 @@
 
 #![deny(missing_docs)]
 
-mod cache;
+pub mod cache;
 mod capabilities;
 mod capture;
 mod config;

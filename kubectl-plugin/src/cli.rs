@@ -47,6 +47,8 @@ pub enum Command {
     Pull(PullArgs),
     /// Serve the browser playground on loopback and open it: paste manifests, see verdicts.
     Playground(PlaygroundArgs),
+    /// Show, clear or verify the caches of compiled modules and pulled policies.
+    Cache(crate::commands::cache::CacheArgs),
 }
 
 /// Options of `playground`.

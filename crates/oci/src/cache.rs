@@ -9,13 +9,26 @@
 //!
 //! A read hashes `manifest.json` against the directory name, finds the wasm layer's digest in it
 //! and hashes `policy.wasm` against that, so neither a truncated write nor a hand-edited file can
-//! be served: anything that does not verify is deleted and reported as a miss, and the caller
-//! fetches again. Entries are written to a temporary directory and renamed into place, so readers
-//! never see half an entry.
+//! be served. The entry directory and its files must also be private to the current user (owned
+//! by them, not writable by group or others, not symlinks), so that another user cannot swap a
+//! file between check and use. Anything that does not verify is deleted and reported as a miss,
+//! and the caller fetches again. Entries are written 0600 into a randomly named 0700 staging
+//! directory (created with `mkdir`, which never follows or reuses a planted path) and renamed into
+//! place, so readers never see half an entry. The cache root itself is the caller's to vouch for
+//! (the CLI checks it is a private directory of the user).
 
 use crate::{WASM_LAYER_MEDIA_TYPE, sha256_digest};
-use std::io;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const MANIFEST: &str = "manifest.json";
+const LAYER: &str = "policy.wasm";
+const STAGING_PREFIX: &str = ".tmp-";
+/// The largest manifest read from the cache (registries cap manifests at 4 MiB).
+const MAX_MANIFEST_SIZE: u64 = 4 << 20;
 
 /// A verified cache entry.
 pub(crate) struct CachedPolicy {
@@ -41,19 +54,22 @@ impl Cache {
         self.root.join(algorithm).join(hex)
     }
 
-    /// The verified entry for `manifest_digest`, or `None` (after deleting a corrupt entry).
+    /// The verified entry for `manifest_digest`, or `None` (after deleting a bad entry).
     pub(crate) fn read(&self, manifest_digest: &str) -> Option<CachedPolicy> {
         let dir = self.entry_dir(manifest_digest);
-        if !dir.exists() {
+        if std::fs::symlink_metadata(&dir).is_err() {
             return None;
         }
-        let entry = read_verified(&dir, manifest_digest);
-        if entry.is_none() {
-            // Corrupt or partial: remove it so the next write starts clean. Failing to remove
-            // only costs a re-fetch next time, so the error is not worth surfacing.
-            let _ = std::fs::remove_dir_all(&dir);
+        match read_verified(&dir, manifest_digest) {
+            Ok(entry) => Some(entry),
+            Err(reason) => {
+                warn_once(&dir, &reason);
+                // Bad or partial: remove it so the next write starts clean (a symlink is removed
+                // itself, never followed). Failing to remove only costs a re-fetch next time.
+                let _ = remove_entry(&dir);
+                None
+            }
         }
-        entry
     }
 
     /// Stores a verified manifest and layer; an existing entry is left as it is.
@@ -65,62 +81,240 @@ impl Cache {
     ) -> io::Result<PathBuf> {
         let dir = self.entry_dir(manifest_digest);
         let parent = dir.parent().expect("entry dir has a parent");
-        std::fs::create_dir_all(parent)?;
-        let staging = tempfile_dir(parent)?;
-        let result = (|| {
-            std::fs::write(staging.join("manifest.json"), manifest)?;
-            std::fs::write(staging.join("policy.wasm"), layer)?;
-            if dir.exists() {
-                // Another pull stored it first; the content is the same by construction.
-                std::fs::remove_dir_all(&staging)?;
-                return Ok(());
-            }
-            match std::fs::rename(&staging, &dir) {
-                Ok(()) => Ok(()),
-                Err(_) if dir.exists() => std::fs::remove_dir_all(&staging),
-                Err(e) => Err(e),
-            }
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&staging);
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+        let staging = tempfile::Builder::new()
+            .prefix(STAGING_PREFIX)
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir_in(parent)?;
+        write_private(&staging.path().join(MANIFEST), manifest)?;
+        write_private(&staging.path().join(LAYER), layer)?;
+        if std::fs::symlink_metadata(&dir).is_ok() {
+            // Another pull stored it first; the content is the same by construction (a bad one
+            // was removed by the `read` that preceded this write).
+            return Ok(dir);
         }
-        result.map(|()| dir)
+        let staged = staging.keep();
+        match std::fs::rename(&staged, &dir) {
+            Ok(()) => Ok(dir),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staged);
+                if dir.exists() { Ok(dir) } else { Err(e) }
+            }
+        }
     }
 }
 
-/// A fresh directory next to the entries, so the final rename stays on one filesystem.
-fn tempfile_dir(parent: &Path) -> io::Result<PathBuf> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    loop {
-        let name = format!(
-            ".tmp-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
+/// Creates `path` (which must not exist) 0600 and writes `bytes` to it.
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Warns once per process about a refused entry: the pull goes on (it fetches again).
+fn warn_once(dir: &Path, reason: &str) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "warning: ignoring pulled-policy cache entry {}: {reason}; it is fetched again",
+            dir.display()
         );
-        let path = parent.join(name);
-        match std::fs::create_dir(&path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
     }
 }
 
-fn read_verified(dir: &Path, manifest_digest: &str) -> Option<CachedPolicy> {
-    let manifest = std::fs::read(dir.join("manifest.json")).ok()?;
+fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Owned by the current user and not writable by group or others.
+fn check_private(meta: &std::fs::Metadata) -> Result<(), String> {
+    let me = current_uid();
+    if meta.uid() != me {
+        return Err(format!(
+            "it is owned by uid {}, not by the current user (uid {me})",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "it is writable by group or others (mode {:04o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// A private regular file of the entry, read whole (at most `limit` bytes), never through a
+/// symlink; the checks run on the open handle.
+fn read_private(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot open {name}: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot stat {name}: {e}"))?;
+    if !meta.file_type().is_file() {
+        return Err(format!("{name} is not a regular file"));
+    }
+    check_private(&meta).map_err(|reason| format!("{name}: {reason}"))?;
+    if meta.len() > limit {
+        return Err(format!("{name} is larger than {limit} bytes"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    File::take(file, limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {name}: {e}"))?;
+    Ok(bytes)
+}
+
+/// The entry if it is private and whole, else why not.
+fn read_verified(dir: &Path, manifest_digest: &str) -> Result<CachedPolicy, String> {
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("cannot stat it: {e}"))?;
+    if !meta.file_type().is_dir() {
+        return Err("it is not a directory (a symlink or a file)".into());
+    }
+    check_private(&meta)?;
+    let manifest = read_private(&dir.join(MANIFEST), MAX_MANIFEST_SIZE)?;
     if sha256_digest(&manifest) != manifest_digest {
-        return None;
+        return Err(format!(
+            "{MANIFEST} does not match the digest {manifest_digest}"
+        ));
     }
-    let layer_digest = wasm_layer_digest(&manifest)?;
-    let bytes = std::fs::read(dir.join("policy.wasm")).ok()?;
+    let layer_digest =
+        wasm_layer_digest(&manifest).ok_or(format!("{MANIFEST} names no wasm layer"))?;
+    let bytes = read_private(&dir.join(LAYER), crate::MAX_MODULE_SIZE)?;
     if sha256_digest(&bytes) != layer_digest {
-        return None;
+        return Err(format!(
+            "{LAYER} does not match the layer digest {layer_digest}"
+        ));
     }
-    Some(CachedPolicy {
+    Ok(CachedPolicy {
         bytes,
         layer_digest,
     })
+}
+
+/// Removes an entry directory's two files and the directory, or a symlink or file at its name;
+/// unknown files inside are left, and then so is the directory.
+fn remove_entry(dir: &Path) -> io::Result<u64> {
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.file_type().is_dir() {
+        std::fs::remove_file(dir)?;
+        return Ok(if meta.file_type().is_file() {
+            meta.len()
+        } else {
+            0
+        });
+    }
+    let mut freed = 0;
+    for name in [MANIFEST, LAYER] {
+        let path = dir.join(name);
+        if let Ok(meta) = std::fs::symlink_metadata(&path) {
+            std::fs::remove_file(&path)?;
+            if meta.file_type().is_file() {
+                freed += meta.len();
+            }
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(freed),
+        // Unknown files inside: aksid did not write them, so they stay.
+        Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Ok(freed),
+        Err(e) => Err(e),
+    }
+}
+
+/// What [`verify_dir`] and [`clear_dir`] did in a pulled-policy cache directory.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DirScan {
+    /// Entries (and leftover staging directories) looked at.
+    pub entries: usize,
+    /// Bytes of the files removed.
+    pub removed_bytes: u64,
+    /// Entries removed by `clear`, or found bad and removed by `verify`.
+    pub removed: Vec<RemovedEntry>,
+}
+
+/// An entry of the pulled-policy cache that was removed, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedEntry {
+    /// The entry directory.
+    pub path: PathBuf,
+    /// Why it was removed (for `clear`: "cleared").
+    pub reason: String,
+}
+
+/// The entry directories (`sha256/<64 hex>`) and staging directories (`sha256/.tmp-*`) of a
+/// cache root, as (path, is_staging); unknown names are left out. A missing root is empty.
+fn list(root: &Path) -> io::Result<Vec<(PathBuf, bool)>> {
+    let algorithm_dir = root.join("sha256");
+    let items = match std::fs::read_dir(&algorithm_dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        other => other?,
+    };
+    let mut found = Vec::new();
+    for item in items {
+        let name = item?.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let staging = name.starts_with(STAGING_PREFIX);
+        let entry =
+            name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if staging || entry {
+            found.push((algorithm_dir.join(name), staging));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Checks every entry of a pulled-policy cache root (owner, mode, no symlinks, manifest digest,
+/// layer digest) and removes the bad ones, with staging directories older than an hour (left
+/// by an interrupted pull); unknown files are left alone.
+pub fn verify_dir(root: &Path) -> io::Result<DirScan> {
+    let mut scan = DirScan::default();
+    for (path, staging) in list(root)? {
+        scan.entries += 1;
+        let reason = if staging {
+            let modified = std::fs::symlink_metadata(&path)?.modified()?;
+            let age = modified.elapsed().unwrap_or_default();
+            (age > std::time::Duration::from_secs(3600))
+                .then(|| "a staging directory left by an interrupted pull".to_owned())
+        } else {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            read_verified(&path, &format!("sha256:{name}")).err()
+        };
+        if let Some(reason) = reason {
+            scan.removed_bytes += remove_entry(&path)?;
+            scan.removed.push(RemovedEntry { path, reason });
+        }
+    }
+    Ok(scan)
+}
+
+/// Removes every entry and staging directory of a pulled-policy cache root (only the files
+/// aksid writes; a symlink is removed itself, never followed) and leaves unknown files alone.
+pub fn clear_dir(root: &Path) -> io::Result<DirScan> {
+    let mut scan = DirScan::default();
+    for (path, _) in list(root)? {
+        scan.entries += 1;
+        scan.removed_bytes += remove_entry(&path)?;
+        scan.removed.push(RemovedEntry {
+            path,
+            reason: "cleared".into(),
+        });
+    }
+    Ok(scan)
 }
 
 /// The digest of the first wasm layer of a manifest, as Kubewarden picks it.
@@ -177,6 +371,114 @@ mod tests {
         assert!(
             cache.read(&digest).is_none(),
             "a corrupt manifest is a miss"
+        );
+    }
+
+    fn stored(dir: &Path) -> (Cache, String, PathBuf) {
+        let cache = Cache::new(dir.to_owned());
+        let layer = b"\0asm\x01\0\0\0".to_vec();
+        let (digest, manifest) = entry(&layer);
+        let path = cache.write(&digest, &manifest, &layer).unwrap();
+        (cache, digest, path)
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn chown_to_another_user(path: &Path) {
+        std::os::unix::fs::lchown(path, Some(current_uid() + 4242), None).unwrap();
+    }
+
+    #[test]
+    fn entries_are_written_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, _, path) = stored(&dir.path().join("new"));
+        assert_eq!(mode(&dir.path().join("new/sha256")), 0o700);
+        assert_eq!(mode(&path), 0o700);
+        assert_eq!(mode(&path.join(MANIFEST)), 0o600);
+        assert_eq!(mode(&path.join(LAYER)), 0o600);
+    }
+
+    #[rstest::rstest]
+    #[case::a_group_writable_layer(|p: &Path| chmod(&p.join(LAYER), 0o620), "policy.wasm: it is writable by group or others (mode 0620)")]
+    #[case::a_world_writable_entry_directory(|p: &Path| chmod(p, 0o707), "it is writable by group or others (mode 0707)")]
+    #[case::a_manifest_of_another_user(|p: &Path| chown_to_another_user(&p.join(MANIFEST)), "manifest.json: it is owned by uid")]
+    #[case::an_entry_directory_of_another_user(|p: &Path| chown_to_another_user(p), "it is owned by uid")]
+    #[case::a_symlinked_layer(|p: &Path| {
+        std::fs::rename(p.join(LAYER), p.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("elsewhere", p.join(LAYER)).unwrap();
+    }, "cannot open policy.wasm")]
+    fn an_unsafe_entry_is_a_miss_and_is_removed(#[case] spoil: fn(&Path), #[case] reason: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, digest, path) = stored(dir.path());
+        spoil(&path);
+        assert_eq!(
+            read_verified(&path, &digest)
+                .err()
+                .as_deref()
+                .map(|r| r.starts_with(reason)),
+            Some(true),
+            "{:?}",
+            read_verified(&path, &digest).err()
+        );
+        assert!(cache.read(&digest).is_none());
+        assert!(!path.join(MANIFEST).exists() && !path.join(LAYER).exists());
+    }
+
+    #[test]
+    fn a_symlinked_entry_directory_is_a_miss_and_its_target_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, digest, real) = stored(&dir.path().join("real"));
+        let (cache, _, planted) = stored(&dir.path().join("planted"));
+        std::fs::remove_file(planted.join(MANIFEST)).unwrap();
+        std::fs::remove_file(planted.join(LAYER)).unwrap();
+        std::fs::remove_dir(&planted).unwrap();
+        std::os::unix::fs::symlink(&real, &planted).unwrap();
+        assert!(cache.read(&digest).is_none());
+        assert!(
+            std::fs::symlink_metadata(&planted).is_err(),
+            "the link is removed"
+        );
+        assert!(real.join(LAYER).exists(), "its target is not touched");
+    }
+
+    #[test]
+    fn verify_removes_bad_entries_and_clear_removes_only_what_aksid_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, good, _) = stored(dir.path());
+        let other = b"\0asm\x01\0\0\0\x00".to_vec();
+        let (bad, manifest) = entry(&other);
+        let bad_path = cache.write(&bad, &manifest, &other).unwrap();
+        std::fs::write(bad_path.join(LAYER), b"tampered").unwrap();
+        let unknown = dir.path().join("sha256/README");
+        std::fs::write(&unknown, b"not ours").unwrap();
+
+        let scan = verify_dir(dir.path()).unwrap();
+        assert_eq!(scan.entries, 2);
+        assert_eq!(scan.removed.len(), 1, "{scan:?}");
+        assert_eq!(scan.removed[0].path, bad_path);
+        assert!(
+            scan.removed[0]
+                .reason
+                .contains("does not match the layer digest")
+        );
+        assert!(cache.read(&good).is_some());
+        assert_eq!(verify_dir(dir.path()).unwrap().removed, []);
+
+        let cleared = clear_dir(dir.path()).unwrap();
+        assert_eq!(cleared.removed.len(), 1);
+        assert!(cleared.removed_bytes > 8, "{cleared:?}");
+        assert!(cache.read(&good).is_none());
+        assert!(unknown.exists());
+        assert_eq!(
+            clear_dir(&dir.path().join("missing")).unwrap(),
+            DirScan::default()
         );
     }
 }

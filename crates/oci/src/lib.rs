@@ -49,7 +49,7 @@
 #![deny(missing_docs)]
 
 mod auth;
-mod cache;
+pub mod cache;
 mod client;
 mod credentials;
 mod http;

@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 mod audit;
+pub mod cache;
 mod check;
 mod distribute;
 mod explain;
@@ -24,5 +25,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Push(args) => distribute::push(args),
         Command::Pull(args) => distribute::pull(args),
         Command::Playground(args) => playground::execute(args),
+        Command::Cache(args) => cache::execute(args),
     }
 }

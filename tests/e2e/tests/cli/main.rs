@@ -34,6 +34,8 @@ mod exceptions;
 
 mod commands;
 
+mod cache;
+
 mod corpus;
 
 mod pre_commit;
