@@ -1,5 +1,11 @@
 //! `--settings FILE`: a YAML (or JSON) map from policy id to that policy's settings.
 //!
+//! Settings come from `--settings` only: one file, read whole, each policy's entry replacing
+//! its defaults (which the policy itself validates). `.aksid.yaml` files hold exceptions only
+//! (any other key, `settings` included, is refused), so the `.aksid.yaml` files found from the
+//! repository root down never change a policy's settings: there is nothing for a subdirectory
+//! to loosen.
+//!
 //! ```yaml
 //! no-plaintext-secret-env:
 //!   allowedNames: [FEATURE_FLAG_TOKEN_AUDIENCE]
@@ -19,7 +25,7 @@ pub struct SettingsFile(BTreeMap<String, Value>);
 impl SettingsFile {
     /// Reads and parses `path`.
     pub fn read(path: &Path) -> Result<SettingsFile> {
-        let text = std::fs::read_to_string(path)
+        let text = read_bounded(path)
             .with_context(|| format!("reading settings file {}", path.display()))?;
         SettingsFile::parse(&text).with_context(|| format!("settings file {}", path.display()))
     }
@@ -69,6 +75,22 @@ impl SettingsFile {
         }
         Ok(())
     }
+}
+
+/// Largest settings or exceptions file read: far beyond any real one.
+const MAX_CONFIG_FILE: usize = 4 << 20;
+
+/// Reads a small configuration file (settings, `.aksid.yaml`) as UTF-8, refusing what is not a
+/// regular file (a FIFO, a device) and stopping at [`MAX_CONFIG_FILE`] bytes whatever the file
+/// claims.
+pub fn read_bounded(path: &Path) -> Result<String> {
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        bail!("not a regular file (a directory, FIFO or device); give a YAML file");
+    }
+    let bytes = crate::inputs::read_bounded(file, MAX_CONFIG_FILE)?
+        .with_context(|| format!("larger than {} MiB", MAX_CONFIG_FILE >> 20))?;
+    String::from_utf8(bytes).context("not UTF-8 text")
 }
 
 #[cfg(test)]

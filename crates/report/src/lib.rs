@@ -91,7 +91,7 @@ pub use builder::ReportBuilder;
 pub use date::{Date, ParseDateError};
 pub use exceptions::{Exception, Exceptions, ExceptionsError, Pattern};
 pub use model::{
-    AppliedException, ExceptionUse, ExceptionsUsage, FileSummary, Finding, InputError, ObjectRef,
+    AppliedException, BUILTIN_ORIGIN, ExceptionUse, ExceptionsUsage, FileSummary, Finding, InputError, ObjectRef,
     PolicyInfo, PolicySummary, Report, SCHEMA_VERSION, Summary, Verdict,
 };
 pub use render::Format;
