@@ -8,11 +8,11 @@ use crate::inputs::{self, InputFailure, ReadResult};
 use crate::policy_set::{self, Module, ReadyPolicy};
 use crate::settings_file::SettingsFile;
 use aksid_host::{Host, ObjectSet, PreparedRequest};
+use aksid_manifests::ProblemKind;
 use aksid_manifests::{
     LoadOptions, Manifest, RequestOptions, admission_request, admission_request_with_old,
     load_with, selects,
 };
-use aksid_manifests::ProblemKind;
 use aksid_report::render::terminal_safe;
 use aksid_report::{Date, Exceptions, InputError, ReportBuilder, Verdict};
 use anyhow::Result;
@@ -292,7 +292,10 @@ pub fn find_exceptions_files(paths: &[PathBuf], files: &[String]) -> Vec<Excepti
         else {
             continue;
         };
-        let mut chain: Vec<&Path> = dir.ancestors().take_while(|d| d.starts_with(root)).collect();
+        let mut chain: Vec<&Path> = dir
+            .ancestors()
+            .take_while(|d| d.starts_with(root))
+            .collect();
         chain.reverse();
         for d in chain {
             let candidate = d.join(".aksid.yaml");
@@ -305,7 +308,12 @@ pub fn find_exceptions_files(paths: &[PathBuf], files: &[String]) -> Vec<Excepti
         }
     }
     // Root first (shorter scopes sort first among a directory's ancestors), then by path.
-    found.sort_by_key(|f| (f.scope.as_ref().map(|s| s.components().count()), f.path.clone()));
+    found.sort_by_key(|f| {
+        (
+            f.scope.as_ref().map(|s| s.components().count()),
+            f.path.clone(),
+        )
+    });
     found.dedup();
     found
 }
@@ -406,7 +414,13 @@ fn read_exceptions(path: &Path) -> std::result::Result<Exceptions, InputError> {
             (Some(i), None) => Some(format!("exceptions[{}]", i - 1)),
             (None, f) => f.clone(),
         };
-        file_error(&origin, field, e.to_string())
+        // The error names the file; the report's entry already does.
+        let text = e.to_string();
+        let message = text
+            .strip_prefix(&format!("{origin}: "))
+            .unwrap_or(&text)
+            .to_owned();
+        file_error(&origin, field, message)
     })
 }
 

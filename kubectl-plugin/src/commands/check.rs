@@ -158,11 +158,12 @@ fn prepare_policies(args: &CheckArgs) -> (Vec<ReadyPolicy>, Vec<InputError>) {
         Err(e) => {
             // Judging with defaults the settings file meant to change could pass what it
             // rejects: nothing is judged.
-            let file = args.policy.settings.as_ref().map(|p| p.display().to_string());
-            let message = format!(
-                "{:#}; nothing was checked: fix the settings file",
-                e
-            );
+            let file = args
+                .policy
+                .settings
+                .as_ref()
+                .map(|p| p.display().to_string());
+            let message = format!("{:#}; nothing was checked: fix the settings file", e);
             errors.push(pipeline::file_error(
                 file.as_deref().unwrap_or("--settings"),
                 None,

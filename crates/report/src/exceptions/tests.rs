@@ -301,7 +301,9 @@ fn match_everything_entries_are_refused(
     #[case] matcher: &str,
     #[case] refused: bool,
 ) {
-    let text = format!("exceptions:\n- {{policy: x, match: {{kind: Pod}}, reason: r}}\n- policy: {policy}\n  match: {matcher}\n  reason: r\n");
+    let text = format!(
+        "exceptions:\n- {{policy: x, match: {{kind: Pod}}, reason: r}}\n- policy: {policy}\n  match: {matcher}\n  reason: r\n"
+    );
     match Exceptions::parse(&text, "repo/.aksid.yaml") {
         Ok(_) => assert!(!refused, "accepted {matcher}"),
         Err(e) => {

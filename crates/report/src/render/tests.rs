@@ -280,7 +280,11 @@ fn json_is_the_data_model() {
     assert_eq!(v["summary"]["rejected"], 2);
     let policy = &v["policies"][0];
     assert_eq!(policy["id"], "no-cluster-admin-users");
-    assert_eq!(policy["origin"], Value::Null, "a report built by hand has no origin");
+    assert_eq!(
+        policy["origin"],
+        Value::Null,
+        "a report built by hand has no origin"
+    );
     assert!(
         policy.get("usage").is_none() && policy.get("description").is_none(),
         "policy descriptions stay out of the JSON: {policy}"

@@ -37,3 +37,5 @@ mod commands;
 mod corpus;
 
 mod pre_commit;
+
+mod hardening;
