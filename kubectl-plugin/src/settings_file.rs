@@ -124,4 +124,18 @@ mod tests {
         let err = SettingsFile::parse("p: {a: 1}\np: {a: 2}\n").unwrap_err();
         assert!(format!("{err:#}").contains("duplicate"), "{err:#}");
     }
+
+    #[test]
+    fn config_files_are_read_bounded_and_regular_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_bounded(dir.path()).unwrap_err();
+        assert!(format!("{err:#}").contains("not a regular file"), "{err:#}");
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; MAX_CONFIG_FILE + 1]).unwrap();
+        let err = read_bounded(&big).unwrap_err();
+        assert!(format!("{err:#}").contains("larger than 4 MiB"), "{err:#}");
+        let small = dir.path().join("small.yaml");
+        std::fs::write(&small, "p: {}\n").unwrap();
+        assert_eq!(read_bounded(&small).unwrap(), "p: {}\n");
+    }
 }

@@ -383,8 +383,15 @@ fn escape_sequences_from_a_module_never_reach_the_terminal_raw() {
             "\"evil\\e]52;c;cm0gLXJmIH4=\\a\": {mode: get-configmap, name: \"\\e]52;c;cm0gLXJmIH4=\\a\\e[31mred\"}\n",
         );
     let args = [
-        "check", "-f", "pod.yaml", "--policy", "./evil.wasm", "--settings", "settings.yaml",
-        "--allow-context", "ConfigMap",
+        "check",
+        "-f",
+        "pod.yaml",
+        "--policy",
+        "./evil.wasm",
+        "--settings",
+        "settings.yaml",
+        "--allow-context",
+        "ConfigMap",
     ];
     let check = s.aksid(&[&args[..], &["--color", "never"]].concat());
     let policies = s.aksid(&["policies", "--policy", "./evil.wasm"]);
@@ -408,7 +415,10 @@ fn escape_sequences_from_a_module_never_reach_the_terminal_raw() {
     // JSON keeps the data, encoded by its serializer.
     let json = s.aksid(&[&args[..], &["-o", "json"]].concat()).json();
     let message = json["results"][0]["message"].as_str().unwrap();
-    assert!(message.contains("\u{1b}]52;c;cm0gLXJmIH4=\u{7}"), "{message:?}");
+    assert!(
+        message.contains("\u{1b}]52;c;cm0gLXJmIH4=\u{7}"),
+        "{message:?}"
+    );
 }
 
 #[test]
