@@ -365,8 +365,8 @@ fn digest_and_origin_are_in_json_sarif_and_junit() {
             rule["properties"]["thirdParty"].clone(),
         ),
     );
-    let junit = s.aksid(&[&args[..], &["-o", "junit"]].concat()).code(0);
-    junit.stdout_has(&format!("<property name=\"digest\" value=\"{digest}\"/>"));
+    let junit = s.aksid(&[&args[..], &["-o", "junit"]].concat());
+    junit.code(0).stdout_has(&format!("<property name=\"digest\" value=\"{digest}\"/>"));
     s.aksid(&args)
         .stdout_has(&format!("hostile-policy: file:./hostile.wasm {digest}"));
 }
