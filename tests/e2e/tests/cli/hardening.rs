@@ -134,7 +134,7 @@ fn root_and_subdirectory_exceptions_merge_and_a_subdirectory_cannot_remove_the_r
                 true,
                 Value::from("team says"),
             ),
-            ("other/api2.yaml".to_owned(), false, Value::Null),
+            ("./other/api2.yaml".to_owned(), false, Value::Null),
         ],
         verdicts,
     );
@@ -366,7 +366,9 @@ fn digest_and_origin_are_in_json_sarif_and_junit() {
         ),
     );
     let junit = s.aksid(&[&args[..], &["-o", "junit"]].concat());
-    junit.code(0).stdout_has(&format!("<property name=\"digest\" value=\"{digest}\"/>"));
+    junit
+        .code(0)
+        .stdout_has(&format!("<property name=\"digest\" value=\"{digest}\"/>"));
     s.aksid(&args)
         .stdout_has(&format!("hostile-policy: file:./hostile.wasm {digest}"));
 }
