@@ -125,12 +125,12 @@ fn root_and_subdirectory_exceptions_merge_and_a_subdirectory_cannot_remove_the_r
         "(file, allowed, exception) per Deployment",
         vec![
             (
-                "apps/team/api.yaml".to_owned(),
+                "./apps/team/api.yaml".to_owned(),
                 true,
                 Value::from("root says"),
             ),
             (
-                "apps/team/api2.yaml".to_owned(),
+                "./apps/team/api2.yaml".to_owned(),
                 true,
                 Value::from("team says"),
             ),
