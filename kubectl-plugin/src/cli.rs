@@ -142,8 +142,9 @@ pub enum ColorChoice {
 /// Options shared by every command that runs or fetches policies.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
-    /// Add or replace a policy module: a .wasm path or registry://HOST/REPO:TAG[@sha256:DIGEST].
-    /// A module whose title is an aksid policy id replaces the built-in one. Repeatable.
+    /// Add a policy module: a .wasm path or registry://HOST/REPO:TAG[@sha256:DIGEST].
+    /// A module titled like a built-in policy replaces it only with --replace-builtin.
+    /// Repeatable.
     #[arg(long = "policy", value_name = "MODULE")]
     pub policies: Vec<String>,
     /// Settings per policy: a YAML or JSON map from policy id to its settings.
@@ -177,6 +178,20 @@ pub struct PolicyArgs {
     pub verify_key: Option<PathBuf>,
 }
 
+/// What `--policy` modules may do beyond judging: granted by the user, never implied.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TrustArgs {
+    /// Let `--policy` modules look up these kinds (their declared contextAwareResources), as a
+    /// Kubewarden administrator grants them, e.g. ConfigMap,Secret. Without it, a third-party
+    /// module's lookups are refused and the report says so. Built-in policies keep their own.
+    #[arg(long, value_name = "KIND[,KIND...]", value_delimiter = ',')]
+    pub allow_context: Vec<String>,
+    /// Let a `--policy` module titled like a built-in policy replace it (the report says so).
+    /// Without it, such a module is refused.
+    #[arg(long)]
+    pub replace_builtin: bool,
+}
+
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
@@ -190,8 +205,12 @@ Each object becomes the CREATE AdmissionRequest the API server would send, and i
 policy whose rules select it, as Kubewarden would. All objects of a run are the cluster context of
 context-aware policies: a Pod and its ServiceAccount in different files are judged together.
 
-Exceptions live in .aksid.yaml at the repository root (searched upwards from the checked paths);
-each names a policy, what it matches, a reason and an optional expiry date. See README.
+Exceptions live in .aksid.yaml files: for each checked file, every .aksid.yaml from the
+repository root (the git top-level; outside git, the directory given with -f) down to the file's
+directory applies, a deeper one adding to what the root says, never removing it, and only to
+the files below it; none above the root is read. --exceptions FILE uses that file for every
+checked file instead of the search. Each exception names a policy, what it matches, a reason
+and an optional expiry date. See README.
 
 Exit status: 0 everything accepted, 1 something rejected, 2 an input or a policy could not be read
 (the other inputs are still checked and reported). A run that finds no objects at all exits 2.")]
@@ -212,7 +231,8 @@ pub struct CheckArgs {
     /// userInfo.groups of the generated admission requests. Repeatable.
     #[arg(long = "group", value_name = "GROUP", default_values_t = ["system:authenticated".to_owned()])]
     pub groups: Vec<String>,
-    /// Exceptions file to use instead of searching for .aksid.yaml.
+    /// Exceptions file to use, for every checked file, instead of the .aksid.yaml files from
+    /// the repository root down (the search is not made).
     #[arg(long, value_name = "FILE")]
     pub exceptions: Option<PathBuf>,
     /// Ignore .aksid.yaml exceptions.
@@ -251,6 +271,8 @@ pub struct CheckArgs {
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 #[derive(Debug, Args)]
@@ -297,6 +319,8 @@ pub struct AuditArgs {
     pub no_progress: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 #[derive(Debug, Args)]
@@ -351,6 +375,8 @@ pub struct PoliciesArgs {
     pub json: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 #[derive(Debug, Args)]
@@ -361,6 +387,8 @@ pub struct ExplainArgs {
     pub id: String,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 /// Modes of the generated ClusterAdmissionPolicies.

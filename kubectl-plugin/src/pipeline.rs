@@ -8,12 +8,14 @@ use crate::inputs::{self, InputFailure, ReadResult};
 use crate::policy_set::{self, Module, ReadyPolicy};
 use crate::settings_file::SettingsFile;
 use aksid_host::{Host, ObjectSet, PreparedRequest};
+use aksid_manifests::ProblemKind;
 use aksid_manifests::{
     LoadOptions, Manifest, RequestOptions, admission_request, admission_request_with_old,
     load_with, selects,
 };
-use aksid_report::{Date, Exceptions, InputError, PolicyInfo, ReportBuilder, Verdict};
-use anyhow::{Context, Result};
+use aksid_report::render::terminal_safe;
+use aksid_report::{Date, Exceptions, InputError, ReportBuilder, Verdict};
+use anyhow::Result;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,13 +45,71 @@ pub fn prepare_policies(
     policy_set::compile(host, modules, settings)
 }
 
-/// A report that knows the run's policies and default namespace.
+/// A report that knows the run's policies (with their provenance) and default namespace, and
+/// says which lookups of third-party modules were not granted.
 pub fn new_report(policies: &[ReadyPolicy], namespace: &str) -> ReportBuilder {
     let mut report = ReportBuilder::new().default_namespace(namespace.to_owned());
     for p in policies {
-        report.add_policy(PolicyInfo::from_metadata(p.id.clone(), &p.metadata));
+        report.add_policy(p.info.clone());
+        if !p.refused_context.is_empty() {
+            report.add_notice(refused_context_notice(p));
+        }
     }
     report
+}
+
+/// A third-party module declared lookups it was not granted: the host refuses them.
+fn refused_context_notice(p: &ReadyPolicy) -> InputError {
+    let kinds: Vec<&str> = p
+        .refused_context
+        .iter()
+        .map(|r| r.rsplit('/').next().unwrap_or(r))
+        .collect();
+    InputError {
+        file: p.info.origin.clone().unwrap_or_default(),
+        document: None,
+        line: 1,
+        field: Some("contextAwareResources".to_owned()),
+        kind: ProblemKind::Forbidden,
+        message: format!(
+            "policy {} (third-party module) declares lookups of {}; they were not granted, so \
+             the host refuses them; grant them with --allow-context {}",
+            terminal_safe(&p.id, true),
+            terminal_safe(&p.refused_context.join(", "), true),
+            terminal_safe(&kinds.join(","), true),
+        ),
+        policy: Some(p.id.clone()),
+        object: None,
+    }
+}
+
+/// A `--policy` that could not be loaded, or a policy that could not be compiled: an error of
+/// the run, which still reports on the other policies.
+pub fn policy_error(file: &str, policy: Option<&str>, message: String) -> InputError {
+    InputError {
+        file: file.to_owned(),
+        document: None,
+        line: 1,
+        field: None,
+        kind: ProblemKind::PolicyFailed,
+        message,
+        policy: policy.map(str::to_owned),
+        object: None,
+    }
+}
+
+/// A settings or exceptions file that could not be used.
+pub fn file_error(file: &str, field: Option<String>, message: String) -> InputError {
+    InputError {
+        file: file.to_owned(),
+        document: None,
+        line: 1,
+        field,
+        kind: ProblemKind::Unreadable,
+        message,
+        policy: None,
+        object: None,
+    }
 }
 
 /// Parses what was read (in parallel), recording files and problems in the report.
@@ -229,20 +289,86 @@ fn add_input_failure(report: &mut ReportBuilder, failure: InputFailure) {
     }
 }
 
-/// The nearest `.aksid.yaml` of each path, deduplicated.
-pub fn find_exceptions_files(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = paths
-        .iter()
-        .filter_map(|p| find_exceptions_file(p))
-        .collect();
-    found.sort();
+/// An exceptions file and the directory whose files it speaks for (`None`: every file).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ExceptionsFile {
+    /// The `.aksid.yaml` (or `--exceptions`) file.
+    pub path: PathBuf,
+    /// Canonical directory: findings of files below it only.
+    pub scope: Option<PathBuf>,
+}
+
+/// The `.aksid.yaml` files that apply to a run, root first: for each checked file, every one
+/// from its repository root (the nearest ancestor of the `-f` path holding `.git`; outside git,
+/// the `-f` directory itself) down to the file's directory, each scoped to its directory. None
+/// above the root is read. `files` are the run's input names (stdin counts as the working
+/// directory).
+pub fn find_exceptions_files(paths: &[PathBuf], files: &[String]) -> Vec<ExceptionsFile> {
+    let roots: Vec<PathBuf> = paths.iter().filter_map(|p| repository_root(p)).collect();
+    let mut found = Vec::new();
+    for file in files {
+        let Some(dir) = directory_of(file) else {
+            continue;
+        };
+        // The deepest root above the file: the -f path it was found through.
+        let Some(root) = roots
+            .iter()
+            .filter(|r| dir.starts_with(r))
+            .max_by_key(|r| r.components().count())
+        else {
+            continue;
+        };
+        let mut chain: Vec<&Path> = dir
+            .ancestors()
+            .take_while(|d| d.starts_with(root))
+            .collect();
+        chain.reverse();
+        for d in chain {
+            let candidate = d.join(".aksid.yaml");
+            if candidate.is_file() {
+                found.push(ExceptionsFile {
+                    path: candidate,
+                    scope: Some(d.to_owned()),
+                });
+            }
+        }
+    }
+    // Root first (shorter scopes sort first among a directory's ancestors), then by path.
+    found.sort_by_key(|f| {
+        (
+            f.scope.as_ref().map(|s| s.components().count()),
+            f.path.clone(),
+        )
+    });
     found.dedup();
     found
 }
 
-/// Applies each exceptions file; `file` globs match input names relative to the exceptions
-/// file's directory.
-pub fn apply_exceptions(report: &mut ReportBuilder, files: &[PathBuf]) -> Result<()> {
+/// The canonical directory of an input (`-`, stdin, is the working directory).
+fn directory_of(file: &str) -> Option<PathBuf> {
+    if file == "-" || file == "<stdin>" {
+        return std::env::current_dir().ok()?.canonicalize().ok();
+    }
+    let absolute = std::fs::canonicalize(file).ok()?;
+    if absolute.is_dir() {
+        Some(absolute)
+    } else {
+        absolute.parent().map(Path::to_owned)
+    }
+}
+
+/// The repository root of a `-f` path: the nearest ancestor holding `.git` (a directory, or a
+/// file in a worktree), else the directory given (its parent for a file).
+fn repository_root(path: &Path) -> Option<PathBuf> {
+    let given = directory_of(&path.to_string_lossy())?;
+    let git = given.ancestors().find(|d| d.join(".git").exists());
+    Some(git.unwrap_or(&given).to_owned())
+}
+
+/// Applies each exceptions file to the findings of its scope; `file` globs match input names
+/// relative to the exceptions file's directory. A file that cannot be read or parsed is an
+/// error of the run (the others still apply).
+pub fn apply_exceptions_files(report: &mut ReportBuilder, files: &[ExceptionsFile]) {
     let today = Date::from_unix_seconds(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -250,11 +376,15 @@ pub fn apply_exceptions(report: &mut ReportBuilder, files: &[PathBuf]) -> Result
             .unwrap_or(0),
     );
     for file in files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("reading exceptions file {}", file.display()))?;
-        let origin = file.display().to_string();
-        let exceptions = Exceptions::parse(&text, &origin)?;
+        let exceptions = match read_exceptions(&file.path) {
+            Ok(exceptions) => exceptions,
+            Err(error) => {
+                report.add_error(*error);
+                continue;
+            }
+        };
         let base = file
+            .path
             .parent()
             .map(|d| {
                 if d.as_os_str().is_empty() {
@@ -269,34 +399,56 @@ pub fn apply_exceptions(report: &mut ReportBuilder, files: &[PathBuf]) -> Result
             let rel = path.strip_prefix(base.as_ref()?).ok()?;
             Some(rel.to_string_lossy().replace('\\', "/"))
         };
-        report.apply_exceptions_with(&exceptions, today, &relative);
+        let in_scope = |name: &str| match &file.scope {
+            None => true,
+            Some(scope) => directory_of(name).is_some_and(|d| d.starts_with(scope)),
+        };
+        report.apply_exceptions_in_scope(&exceptions, today, &relative, &in_scope);
     }
+}
+
+/// Applies exceptions files to every finding (a test's `exceptions`); the first that cannot be
+/// read or parsed is an error.
+pub fn apply_exceptions(report: &mut ReportBuilder, files: &[PathBuf]) -> Result<()> {
+    for path in files {
+        read_exceptions(path).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    }
+    let files: Vec<ExceptionsFile> = files
+        .iter()
+        .map(|path| ExceptionsFile {
+            path: path.clone(),
+            scope: None,
+        })
+        .collect();
+    apply_exceptions_files(report, &files);
     Ok(())
 }
 
-/// `.aksid.yaml` in the path's directory or an ancestor, stopping at the repository root (the
-/// directory holding `.git`).
-fn find_exceptions_file(path: &Path) -> Option<PathBuf> {
-    let start = if path.as_os_str() == "-" {
-        std::env::current_dir().ok()?
-    } else {
-        let absolute = std::fs::canonicalize(path).ok()?;
-        if absolute.is_dir() {
-            absolute
-        } else {
-            absolute.parent()?.to_owned()
-        }
-    };
-    for dir in start.ancestors() {
-        let candidate = dir.join(".aksid.yaml");
-        if candidate.is_file() {
-            return Some(candidate);
-        }
-        if dir.join(".git").exists() {
-            return None;
-        }
-    }
-    None
+/// Reads and parses an exceptions file; an error names the file, entry and field.
+fn read_exceptions(path: &Path) -> std::result::Result<Exceptions, Box<InputError>> {
+    let origin = path.display().to_string();
+    let text = crate::settings_file::read_bounded(path).map_err(|e| {
+        file_error(
+            &origin,
+            None,
+            format!("reading exceptions file: {e:#}; fix or remove it (--no-exceptions ignores every exceptions file)"),
+        )
+    })
+    .map_err(Box::new)?;
+    Exceptions::parse(&text, &origin).map_err(|e| {
+        let field = match (e.entry, &e.field) {
+            (Some(i), Some(f)) => Some(format!("exceptions[{}].{f}", i - 1)),
+            (Some(i), None) => Some(format!("exceptions[{}]", i - 1)),
+            (None, f) => f.clone(),
+        };
+        // The error names the file; the report's entry already does.
+        let text = e.to_string();
+        let message = text
+            .strip_prefix(&format!("{origin}: "))
+            .unwrap_or(&text)
+            .to_owned();
+        Box::new(file_error(&origin, field, message))
+    })
 }
 
 /// Reads `paths` as `check -f` does.

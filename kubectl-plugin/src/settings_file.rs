@@ -1,5 +1,11 @@
 //! `--settings FILE`: a YAML (or JSON) map from policy id to that policy's settings.
 //!
+//! Settings come from `--settings` only: one file, read whole, each policy's entry replacing
+//! its defaults (which the policy itself validates). `.aksid.yaml` files hold exceptions only
+//! (any other key, `settings` included, is refused), so the `.aksid.yaml` files found from the
+//! repository root down never change a policy's settings: there is nothing for a subdirectory
+//! to loosen.
+//!
 //! ```yaml
 //! no-plaintext-secret-env:
 //!   allowedNames: [FEATURE_FLAG_TOKEN_AUDIENCE]
@@ -19,7 +25,7 @@ pub struct SettingsFile(BTreeMap<String, Value>);
 impl SettingsFile {
     /// Reads and parses `path`.
     pub fn read(path: &Path) -> Result<SettingsFile> {
-        let text = std::fs::read_to_string(path)
+        let text = read_bounded(path)
             .with_context(|| format!("reading settings file {}", path.display()))?;
         SettingsFile::parse(&text).with_context(|| format!("settings file {}", path.display()))
     }
@@ -71,6 +77,22 @@ impl SettingsFile {
     }
 }
 
+/// Largest settings or exceptions file read: far beyond any real one.
+const MAX_CONFIG_FILE: usize = 4 << 20;
+
+/// Reads a small configuration file (settings, `.aksid.yaml`) as UTF-8, refusing what is not a
+/// regular file (a FIFO, a device) and stopping at [`MAX_CONFIG_FILE`] bytes whatever the file
+/// claims.
+pub fn read_bounded(path: &Path) -> Result<String> {
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        bail!("not a regular file (a directory, FIFO or device); give a YAML file");
+    }
+    let bytes = crate::inputs::read_bounded(file, MAX_CONFIG_FILE)?
+        .with_context(|| format!("larger than {} MiB", MAX_CONFIG_FILE >> 20))?;
+    String::from_utf8(bytes).context("not UTF-8 text")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +123,19 @@ mod tests {
         );
         let err = SettingsFile::parse("p: {a: 1}\np: {a: 2}\n").unwrap_err();
         assert!(format!("{err:#}").contains("duplicate"), "{err:#}");
+    }
+
+    #[test]
+    fn config_files_are_read_bounded_and_regular_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_bounded(dir.path()).unwrap_err();
+        assert!(format!("{err:#}").contains("not a regular file"), "{err:#}");
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; MAX_CONFIG_FILE + 1]).unwrap();
+        let err = read_bounded(&big).unwrap_err();
+        assert!(format!("{err:#}").contains("larger than 4 MiB"), "{err:#}");
+        let small = dir.path().join("small.yaml");
+        std::fs::write(&small, "p: {}\n").unwrap();
+        assert_eq!(read_bounded(&small).unwrap(), "p: {}\n");
     }
 }

@@ -143,6 +143,7 @@ impl ReportBuilder {
             warnings: verdict.warnings,
             exception: None,
             enforced: !is_unenforced_namespace(self.namespace_of(manifest).as_deref()),
+            third_party: false,
         });
     }
 
@@ -190,11 +191,23 @@ impl ReportBuilder {
         today: Date,
         relative_path: &dyn Fn(&str) -> Option<String>,
     ) {
+        self.apply_exceptions_in_scope(exceptions, today, relative_path, &|_| true);
+    }
+
+    /// Like [`apply_exceptions_with`](Self::apply_exceptions_with), to the findings of the
+    /// files `in_scope` accepts only (a subdirectory's `.aksid.yaml` speaks for its files).
+    pub fn apply_exceptions_in_scope(
+        &mut self,
+        exceptions: &Exceptions,
+        today: Date,
+        relative_path: &dyn Fn(&str) -> Option<String>,
+        in_scope: &dyn Fn(&str) -> bool,
+    ) {
         let known: BTreeSet<&str> = self.policies.keys().map(String::as_str).collect();
         for warning in exceptions.unknown_policies(&known) {
             self.notices.push(warning);
         }
-        let usage = exceptions.apply_with(&mut self.results, today, relative_path);
+        let usage = exceptions.apply_in_scope(&mut self.results, today, relative_path, in_scope);
         self.exceptions.used.extend(usage.used);
         self.exceptions.expired.extend(usage.expired);
     }
@@ -223,6 +236,11 @@ impl ReportBuilder {
             }
         }
         sort(&mut results, &mut errors, &mut notices);
+        for r in &mut results {
+            r.third_party = policies
+                .get(&r.policy)
+                .is_some_and(PolicyInfo::is_third_party);
+        }
         let summary = summarise(
             &results,
             &errors,

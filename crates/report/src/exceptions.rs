@@ -247,8 +247,24 @@ impl Exceptions {
         today: Date,
         relative_path: &dyn Fn(&str) -> Option<String>,
     ) -> ExceptionsUsage {
+        self.apply_in_scope(results, today, relative_path, &|_| true)
+    }
+
+    /// Like [`apply_with`](Self::apply_with), for the findings whose file `in_scope` accepts
+    /// only: a `.aksid.yaml` in a subdirectory speaks for the files below it, never for its
+    /// parent's.
+    pub fn apply_in_scope(
+        &self,
+        results: &mut [Finding],
+        today: Date,
+        relative_path: &dyn Fn(&str) -> Option<String>,
+        in_scope: &dyn Fn(&str) -> bool,
+    ) -> ExceptionsUsage {
         let mut matched = vec![0usize; self.entries.len()];
-        for finding in results.iter_mut().filter(|f| !f.allowed) {
+        for finding in results
+            .iter_mut()
+            .filter(|f| !f.allowed && in_scope(&f.file))
+        {
             let relative = relative_path(&finding.file);
             let mut applied = false;
             for (i, e) in self.entries.iter().enumerate() {
@@ -368,7 +384,46 @@ fn check_entry(id: usize, raw: RawEntry) -> Result<Exception, FieldError> {
             ),
         ));
     }
+    if exception.matches_everything() {
+        return Err((Some("match"), match_everything_message(&exception.policy)));
+    }
     Ok(exception)
+}
+
+/// Why an entry whose match selects every object is refused, and the fix.
+fn match_everything_message(policy: &str) -> String {
+    if policy == "*" {
+        "selects every object for every policy, which would silence aksid entirely; list the \
+         policies and the objects the exception is for (policy: ID, match: kind, namespace, \
+         name or file narrower than \"*\"), or leave the policy out of the run"
+            .to_owned()
+    } else {
+        format!(
+            "selects every object, which would disable policy {policy:?}; narrow the match \
+             (kind, namespace, name or file narrower than \"*\"), or leave the policy out of \
+             the run"
+        )
+    }
+}
+
+/// A glob that matches every value: only stars (`*`, `**`), or `**/*` for files.
+fn matches_any_value(pattern: &Option<Pattern>) -> bool {
+    pattern.as_ref().is_none_or(|p| {
+        let source = p.as_str();
+        source.chars().all(|c| c == '*') || source == "**/*"
+    })
+}
+
+impl Exception {
+    /// True when every match field given selects every value, so the entry excepts every
+    /// object its policy judges (`match: {kind: "*"}`, `match: {name: "**", file: "**"}`).
+    /// `namespace: "*"` counts: it leaves out only cluster-scoped objects.
+    pub fn matches_everything(&self) -> bool {
+        matches_any_value(&self.kind)
+            && matches_any_value(&self.namespace)
+            && matches_any_value(&self.name)
+            && matches_any_value(&self.file)
+    }
 }
 
 #[cfg(test)]

@@ -53,7 +53,9 @@
 //!       "allowed": false,             // after exceptions
 //!       "message": "...",             // null when the policy gave none
 //!       "warnings": [],
-//!       "exception": null }           // or {"id": 2, "reason": "...", "expires": "2026-12-31" | null}
+//!       "exception": null,            // or {"id": 2, "reason": "...", "expires": "2026-12-31" | null}
+//!       "enforced": true,             // false in kube-system
+//!       "thirdParty": false }         // true for a --policy module: the message is its words
 //!   ],
 //!   "errors": [                       // inputs, documents or evaluations that could not be checked
 //!     { "file": "charts/x.yaml", "document": 1, "line": 2,   // document null for whole-file problems
@@ -70,6 +72,10 @@
 //!     "expired": [ { "id": 1, "origin": ".aksid.yaml", "policy": "...", "reason": "...", "expires": "2026-01-31", "matched": 1 } ]
 //!   },
 //!   "files": [ { "file": "apps/web.yaml", "objects": 3, "notSelected": 1 } ],
+//!   "policies": [ { "id": "no-local-accounts", "version": "0.1.0",
+//!                   "origin": "builtin",       // or "file:PATH", "registry:REF@DIGEST"; null if not given
+//!                   "digest": "sha256:...",    // of the module that judged
+//!                   "replacesBuiltin": false, "thirdParty": false } ],
 //!   "summary": { "files": 1, "objects": 3, "evaluations": 2, "rejected": 1, "accepted": 1,
 //!                "errors": 0, "excepted": 0, "warnings": 0, "notices": 0,
 //!                "policies": [ { "id": "...", "evaluations": 2, "rejected": 1, "excepted": 0, "errors": 0 } ] }
@@ -91,7 +97,7 @@ pub use builder::ReportBuilder;
 pub use date::{Date, ParseDateError};
 pub use exceptions::{Exception, Exceptions, ExceptionsError, Pattern};
 pub use model::{
-    AppliedException, ExceptionUse, ExceptionsUsage, FileSummary, Finding, InputError, ObjectRef,
-    PolicyInfo, PolicySummary, Report, SCHEMA_VERSION, Summary, Verdict,
+    AppliedException, BUILTIN_ORIGIN, ExceptionUse, ExceptionsUsage, FileSummary, Finding,
+    InputError, ObjectRef, PolicyInfo, PolicySummary, Report, SCHEMA_VERSION, Summary, Verdict,
 };
 pub use render::Format;

@@ -25,8 +25,9 @@ pub struct Report {
     pub files: Vec<FileSummary>,
     /// Totals.
     pub summary: Summary,
-    /// The policies of the run, with their descriptions (for SARIF rules); not in the JSON.
-    #[serde(skip)]
+    /// The policies of the run: in the JSON each one's id, version, origin, digest and whether
+    /// it replaced a built-in (descriptions stay out; SARIF rules carry them).
+    #[serde(serialize_with = "serialize_policies")]
     pub policies: Vec<PolicyInfo>,
 }
 
@@ -63,6 +64,9 @@ pub struct Finding {
     /// away from admission webhooks (Kubewarden's included), so a rejection there is only found
     /// here, never refused by the cluster.
     pub enforced: bool,
+    /// Whether the policy is a third-party module (`--policy`), not one of aksid's built-ins:
+    /// its message is its own words, not aksid's.
+    pub third_party: bool,
 }
 
 impl Finding {
@@ -228,6 +232,43 @@ pub struct PolicyInfo {
     pub category: Option<String>,
     /// `io.kubewarden.policy.version`.
     pub version: Option<String>,
+    /// Where the module came from: `builtin`, `file:PATH` or `registry:REF`; `None` when the
+    /// caller did not say (a report built by hand).
+    pub origin: Option<String>,
+    /// `sha256:<hex>` of the module bytes that judged.
+    pub digest: Option<String>,
+    /// Whether this module took the place of the built-in policy of the same id
+    /// (`--replace-builtin`).
+    pub replaces_builtin: bool,
+}
+
+/// The origin of aksid's own, embedded policies.
+pub const BUILTIN_ORIGIN: &str = "builtin";
+
+/// The JSON view of a policy: provenance, not descriptions.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyJson<'a> {
+    id: &'a str,
+    version: Option<&'a str>,
+    origin: Option<&'a str>,
+    digest: Option<&'a str>,
+    replaces_builtin: bool,
+    third_party: bool,
+}
+
+fn serialize_policies<S: serde::Serializer>(
+    policies: &[PolicyInfo],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(policies.iter().map(|p| PolicyJson {
+        id: &p.id,
+        version: p.version.as_deref(),
+        origin: p.origin.as_deref(),
+        digest: p.digest.as_deref(),
+        replaces_builtin: p.replaces_builtin,
+        third_party: p.is_third_party(),
+    }))
 }
 
 impl PolicyInfo {
@@ -237,6 +278,18 @@ impl PolicyInfo {
             id: id.into(),
             ..PolicyInfo::default()
         }
+    }
+
+    /// True for a module given with `--policy` (any origin other than `builtin`).
+    pub fn is_third_party(&self) -> bool {
+        self.origin.as_deref().is_some_and(|o| o != BUILTIN_ORIGIN)
+    }
+
+    /// Sets where the module came from and its digest.
+    pub fn provenance(mut self, origin: impl Into<String>, digest: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self.digest = Some(digest.into());
+        self
     }
 
     /// The descriptions from a policy's Kubewarden metadata annotations.
@@ -250,6 +303,7 @@ impl PolicyInfo {
             severity: get(aksid_metadata::SEVERITY),
             category: get(aksid_metadata::CATEGORY),
             version: get(aksid_metadata::VERSION),
+            ..PolicyInfo::default()
         }
     }
 }

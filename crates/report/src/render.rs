@@ -96,11 +96,20 @@ pub fn json(report: &Report) -> String {
     out
 }
 
-/// Makes untrusted text (object names, policy messages) safe to print: control characters other
-/// than newline and tab, and bidirectional overrides ("Trojan Source"), are shown escaped so a
-/// manifest cannot rewrite the terminal or hide a finding. With `single_line`, newlines and tabs
-/// are escaped too.
-pub(crate) fn sanitize(s: &str, single_line: bool) -> String {
+/// Makes untrusted text (object names, policy titles, descriptions and messages, explain text)
+/// safe to print on a terminal: C0 and C1 control characters other than newline and tab (so
+/// every ANSI/OSC escape sequence, whose introducer is ESC or a C1 control, including OSC 52
+/// clipboard writes), and bidirectional overrides ("Trojan Source"), are shown escaped (`\u{1b}`)
+/// so a manifest or a module cannot rewrite the terminal or hide a finding. With `single_line`,
+/// newlines and tabs are escaped too. The one helper every terminal output goes through; JSON,
+/// SARIF and JUnit keep the data and leave the encoding to their serializers.
+///
+/// ```
+/// use aksid_report::render::terminal_safe;
+/// assert_eq!(terminal_safe("a\u{1b}]52;c;aGk=\u{7}b\n", false), "a\\u{1b}]52;c;aGk=\\u{7}b\n");
+/// assert_eq!(terminal_safe("x\u{9b}31m\ty", true), "x\\u{9b}31m\\u{9}y");
+/// ```
+pub fn terminal_safe(s: &str, single_line: bool) -> String {
     s.chars()
         .map(|c| {
             let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
@@ -113,6 +122,8 @@ pub(crate) fn sanitize(s: &str, single_line: bool) -> String {
         })
         .collect()
 }
+
+pub(crate) use terminal_safe as sanitize;
 
 /// `1 object`, `2 objects`.
 pub(crate) fn count(n: usize, one: &str, many: &str) -> String {

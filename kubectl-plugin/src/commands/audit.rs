@@ -171,7 +171,8 @@ fn render_audit(report: &Report, args: &AuditArgs) -> String {
 /// The policies of the audit, compiled with their settings. As the audit scanner, policies
 /// with `backgroundAudit: false` are left out: they asked not to judge existing objects.
 fn prepare_policies(args: &AuditArgs) -> Result<Vec<ReadyPolicy>> {
-    let mut modules = policy_set::modules(&args.policy)?;
+    let grants = policy_set::Grants::from_args(&args.trust);
+    let mut modules = policy_set::modules_granted(&args.policy, &grants)?;
     let settings = policy_set::settings(&args.policy, &modules)?;
     modules.retain(|m| m.metadata.background_audit);
     let host = Host::new(

@@ -17,6 +17,7 @@ fn finding(file: &str, kind: &str, namespace: Option<&str>, name: &str, policy: 
         warnings: Vec::new(),
         exception: None,
         enforced: true,
+        third_party: false,
     }
 }
 
@@ -66,7 +67,8 @@ fn each_match_field_must_match() {
         assert_eq!(applies(&one(matcher), &base), hit, "{matcher}");
     }
     let cluster_scoped = finding("a.yaml", "ClusterRole", None, "x", "p");
-    assert!(!applies(&one("namespace: '*'"), &cluster_scoped));
+    // (`namespace: '*'` alone is refused: it selects every namespaced object.)
+    assert!(!applies(&one("namespace: '?*'"), &cluster_scoped));
     assert!(applies(&one("kind: ClusterRole"), &cluster_scoped));
 }
 
@@ -283,4 +285,35 @@ fn unknown_policies_are_noticed() {
         notices[0].message
     );
     assert!(exceptions.unknown_policies(&BTreeSet::new()).is_empty());
+}
+
+/// Issue 9: one `policy: "*"`, `match: {kind: "*"}` entry silenced every policy.
+#[rstest::rstest]
+#[case::every_policy_every_kind("'*'", "{kind: '*'}", true)]
+#[case::every_policy_every_name_and_file("'*'", "{name: '**', file: '**/*'}", true)]
+#[case::every_policy_every_namespace("'*'", "{namespace: '*'}", true)]
+#[case::one_policy_every_kind("no-local-accounts", "{kind: '*'}", true)]
+#[case::every_policy_one_kind_is_allowed("'*'", "{kind: Deployment}", false)]
+#[case::every_kind_in_one_namespace_is_allowed("'*'", "{kind: '*', namespace: legacy}", false)]
+#[case::every_kind_by_name_prefix_is_allowed("'*'", "{kind: '*', name: 'billing-*'}", false)]
+fn match_everything_entries_are_refused(
+    #[case] policy: &str,
+    #[case] matcher: &str,
+    #[case] refused: bool,
+) {
+    let text = format!(
+        "exceptions:\n- {{policy: x, match: {{kind: Pod}}, reason: r}}\n- policy: {policy}\n  match: {matcher}\n  reason: r\n"
+    );
+    match Exceptions::parse(&text, "repo/.aksid.yaml") {
+        Ok(_) => assert!(!refused, "accepted {matcher}"),
+        Err(e) => {
+            assert!(refused, "refused {matcher}: {e}");
+            let message = e.to_string();
+            assert!(
+                message.starts_with("repo/.aksid.yaml: exception #2: match: selects every object"),
+                "{message}"
+            );
+            assert!(message.contains("narrow"), "{message}");
+        }
+    }
 }

@@ -39,6 +39,8 @@ fn escape_text(s: &str) -> String {
 
 #[derive(Default)]
 struct Suite {
+    /// `<properties>` of the suite: the policy module's provenance.
+    properties: String,
     cases: String,
     tests: usize,
     failures: usize,
@@ -51,7 +53,13 @@ pub fn junit(report: &Report) -> String {
     let mut suites: BTreeMap<String, Suite> = report
         .policies
         .iter()
-        .map(|p| (p.id.clone(), Suite::default()))
+        .map(|p| {
+            let suite = Suite {
+                properties: provenance(p),
+                ..Suite::default()
+            };
+            (p.id.clone(), suite)
+        })
         .collect();
     for r in &report.results {
         suites.entry(r.policy.clone()).or_default().add_result(r);
@@ -84,6 +92,34 @@ pub fn junit(report: &Report) -> String {
         all.push(("inputs".to_owned(), inputs));
     }
     document(&all)
+}
+
+/// The module's origin and digest (and whether it replaced a built-in) as JUnit properties.
+fn provenance(policy: &crate::PolicyInfo) -> String {
+    let mut properties = Vec::new();
+    if let Some(origin) = &policy.origin {
+        properties.push(("origin", origin.clone()));
+        properties.push(("thirdParty", policy.is_third_party().to_string()));
+    }
+    if let Some(digest) = &policy.digest {
+        properties.push(("digest", digest.clone()));
+    }
+    if policy.replaces_builtin {
+        properties.push(("replacesBuiltin", "true".to_owned()));
+    }
+    if properties.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("    <properties>\n");
+    for (name, value) in properties {
+        let _ = writeln!(
+            out,
+            "      <property name=\"{name}\" value=\"{}\"/>",
+            escape(&value)
+        );
+    }
+    out.push_str("    </properties>\n");
+    out
 }
 
 impl Suite {
@@ -178,6 +214,7 @@ fn document(all: &[(String, Suite)]) -> String {
             s.errors,
             s.skipped
         );
+        out.push_str(&s.properties);
         out.push_str(&s.cases);
         out.push_str("  </testsuite>\n");
     }

@@ -94,6 +94,10 @@ pub fn openreports(report: &Report, options: &OpenReportsOptions) -> String {
             warnings: Vec::new(),
             exception: None,
             enforced: object.namespace.as_deref() != Some("kube-system"),
+            third_party: report
+                .policies
+                .iter()
+                .any(|p| p.id == *policy && p.is_third_party()),
         };
         let value = result_value(
             report,

@@ -75,6 +75,16 @@ fn rule(policy: &PolicyInfo) -> Value {
     if let Some(version) = &policy.version {
         rule["properties"]["version"] = json!(version);
     }
+    if let Some(origin) = &policy.origin {
+        rule["properties"]["origin"] = json!(origin);
+        rule["properties"]["thirdParty"] = json!(policy.is_third_party());
+    }
+    if let Some(digest) = &policy.digest {
+        rule["properties"]["digest"] = json!(digest);
+    }
+    if policy.replaces_builtin {
+        rule["properties"]["replacesBuiltin"] = json!(true);
+    }
     rule
 }
 
@@ -155,6 +165,10 @@ fn result(f: &Finding, rule_index: usize, level: &str, message: &str) -> Value {
         "locations": [location],
         "partialFingerprints": { "aksidFinding/v1": fingerprint(f, message) },
     });
+    if f.third_party {
+        // The message is a third-party module's own words, not aksid's.
+        result["properties"] = json!({ "thirdParty": true });
+    }
     if let Some(e) = &f.exception {
         result["suppressions"] = json!([{
             "kind": "external",

@@ -33,6 +33,7 @@ fn policies() -> Vec<PolicyInfo> {
         severity: Some("high".to_owned()),
         category: Some("Identity".to_owned()),
         version: Some("0.1.0".to_owned()),
+        ..PolicyInfo::default()
     })
     .collect()
 }
@@ -277,9 +278,16 @@ fn json_is_the_data_model() {
     assert_eq!(v["exceptions"]["expired"][0]["expires"], "2026-01-31");
     assert_eq!(v["exceptions"]["used"][0]["matched"], 1);
     assert_eq!(v["summary"]["rejected"], 2);
+    let policy = &v["policies"][0];
+    assert_eq!(policy["id"], "no-cluster-admin-users");
+    assert_eq!(
+        policy["origin"],
+        Value::Null,
+        "a report built by hand has no origin"
+    );
     assert!(
-        v.get("policies").is_none(),
-        "policy descriptions stay out of the JSON"
+        policy.get("usage").is_none() && policy.get("description").is_none(),
+        "policy descriptions stay out of the JSON: {policy}"
     );
     assert!(out.ends_with("}\n"));
 }

@@ -66,6 +66,7 @@ pub fn text(report: &Report, color: bool) -> String {
     errors_section(&mut out, &s, &report.errors);
     notices_section(&mut out, &s, &report.notices);
     exceptions_section(&mut out, &s, report);
+    modules_section(&mut out, &s, report);
     summary_line(&mut out, &s, report);
     out
 }
@@ -132,7 +133,11 @@ fn file_section(out: &mut String, s: &Style, report: &Report, file: &FileSummary
 
 fn object_lines(out: &mut String, s: &Style, results: &[&Finding], failures: &[&InputError]) {
     for r in results {
-        let policy = sanitize(&r.policy, true);
+        let mut policy = sanitize(&r.policy, true);
+        if r.third_party {
+            // A third-party module's message is its own words, not aksid's.
+            policy.push_str(THIRD_PARTY);
+        }
         if !r.allowed {
             let _ = writeln!(out, "    {} rejected by {}", s.red("✗"), s.bold(&policy));
             indented(out, 8, r.message.as_deref().unwrap_or("(no message)"));
@@ -163,6 +168,38 @@ fn object_lines(out: &mut String, s: &Style, results: &[&Finding], failures: &[&
             s.bold(&policy)
         );
     }
+}
+
+/// After the id of a policy given with `--policy`, wherever it speaks.
+const THIRD_PARTY: &str = " (third-party module, see Policies below)";
+
+/// The modules that are not aksid's own: where each came from and its digest.
+fn modules_section(out: &mut String, s: &Style, report: &Report) {
+    let modules: Vec<_> = report
+        .policies
+        .iter()
+        .filter(|p| p.is_third_party())
+        .collect();
+    if modules.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{}", s.bold("Policies from third-party modules"));
+    for p in modules {
+        let replaces = if p.replaces_builtin {
+            ", replacing the built-in policy of that id"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {} {}: {} {}{replaces}",
+            s.dim("•"),
+            sanitize(&p.id, true),
+            sanitize(p.origin.as_deref().unwrap_or_default(), true),
+            p.digest.as_deref().unwrap_or("(digest unknown)"),
+        );
+    }
+    out.push('\n');
 }
 
 /// What the cluster does with a rejection in `kube-system`, said once per finding.

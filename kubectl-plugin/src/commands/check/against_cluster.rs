@@ -45,7 +45,8 @@ pub struct ClusterRun {
 pub fn prepare(args: &CheckArgs) -> Result<ClusterRun> {
     let kubectl = Kubectl::new(&args.cluster);
     crate::commands::audit::cluster::check_reachable(&kubectl)?;
-    let modules = policy_set::modules(&args.policy)?;
+    let grants = policy_set::Grants::from_args(&args.trust);
+    let modules = policy_set::modules_granted(&args.policy, &grants)?;
     let mut specs = Vec::new();
     for (resource, kind) in [
         ("clusteradmissionpolicies", "ClusterAdmissionPolicy"),
@@ -196,6 +197,11 @@ fn compile(host: &Host, found: Vec<Found>) -> Result<(Vec<ReadyPolicy>, Vec<Clus
         policies.push(ReadyPolicy {
             index,
             id: f.policy.id.clone(),
+            info: aksid_report::PolicyInfo {
+                id: f.policy.id.clone(),
+                ..f.module.info()
+            },
+            refused_context: f.module.refused_context,
             metadata: f.module.metadata,
             policy,
             settings: f.settings,

@@ -40,4 +40,5 @@ mod corpus;
 
 mod pre_commit;
 
+mod hardening;
 mod limits;

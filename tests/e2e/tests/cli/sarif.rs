@@ -11,7 +11,7 @@ use std::ffi::OsStr;
 /// the schema itself, whose `pattern`s must all compile with Python's `re`: the `language`
 /// pattern `^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$` has a stray `]`, which `re` reads as a
 /// literal, so the schema is used unpatched.
-const VALIDATE: &str = r#"
+pub(crate) const VALIDATE: &str = r#"
 import json, re, sys
 import jsonschema
 schema = json.load(open(sys.argv[1], encoding="utf-8"))
