@@ -51,7 +51,7 @@ impl Default for HostConfig {
             max_idle_instances: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_idle_memory: 64 << 20,
             max_module_size: 32 << 20,
-            compile_timeout: Duration::from_secs(60),
+            compile_timeout: Duration::from_secs(300),
             run_deadline: None,
             cache_dir: None,
         }
@@ -210,7 +210,9 @@ impl HostConfig {
 
     /// Wall-clock time one module's compilation may take.
     ///
-    /// Default: 60 s. Cranelift compilation cannot be interrupted, so the module is compiled
+    /// Default: 300 s: generous, because a shared 2-core CI runner compiling several modules
+    /// at once takes over a minute for ordinary ones; the module size limit bounds the rest.
+    /// Cranelift compilation cannot be interrupted, so the module is compiled
     /// on a worker thread; past the limit, [`Host::load`](crate::Host::load) fails with
     /// [`Error::CompileTimeout`](crate::Error::CompileTimeout) and the worker is abandoned (it
     /// runs to its end in the background and its result is discarded). Modules from the
@@ -241,9 +243,10 @@ impl HostConfig {
     /// (temporary file, then rename). A file that is truncated, foreign or stale is recompiled
     /// and overwritten. Within one `Host` modules are also cached in memory by sha256.
     ///
-    /// Trust: a cached file is native code that is mapped executable without verification
-    /// beyond its header, so the directory must be writable only by the user running aksid, as
-    /// for any cache of compiled code (wasmtime's own cache makes the same assumption).
+    /// Trust: files are private (0600, owner and mode checked on read, never opened through a
+    /// symlink), carry a SHA-256 checked before deserialisation, and are evicted least recently
+    /// used above `AKSID_CACHE_MAX_BYTES` (512 MiB). The hash is not a signature: the directory
+    /// must be private to the user (the CLI checks that it is).
     pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.cache_dir = dir;
         self

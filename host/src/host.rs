@@ -218,9 +218,18 @@ impl Host {
         let spawned = std::thread::Builder::new()
             .name("aksid-compile".into())
             .spawn(move || {
-                let result = engine
-                    .precompile_module(&bytes)
-                    .map_err(|e| format!("{e:#}"));
+                // Cranelift compiles functions on rayon. The caller may itself be a worker of the
+                // global pool (a CLI loading policies in parallel), blocked below until this
+                // thread is done: compiling on that pool could then wait for the blocked
+                // workers forever. A pool of this compilation's own cannot.
+                let result = rayon::ThreadPoolBuilder::new()
+                    .thread_name(|i| format!("aksid-compile-{i}"))
+                    .build()
+                    .map_err(|e| format!("cannot start the compiler's threads: {e}"))
+                    .and_then(|pool| {
+                        pool.install(|| engine.precompile_module(&bytes))
+                            .map_err(|e| format!("{e:#}"))
+                    });
                 // The receiver is gone when the compilation was abandoned: nothing to do.
                 let _ = sender.send(result);
             });

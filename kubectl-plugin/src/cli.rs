@@ -241,7 +241,8 @@ pub struct CheckArgs {
     /// Wall-clock limit per policy evaluation, e.g. 2s, 500ms.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Linear memory limit per policy instance, a Kubernetes quantity: 256Mi, 1Gi.
+    /// Memory budget per evaluation: the policy's linear memory plus what the host holds for it
+    /// (responses, refused host calls, logs, output). A Kubernetes quantity: 256Mi, 1Gi.
     #[arg(long, value_name = "SIZE", default_value = "256Mi", value_parser = parse_size)]
     pub memory_limit: usize,
     /// Largest manifest file (or stdin) read, a Kubernetes quantity: 64Mi. Enforced while
@@ -308,7 +309,8 @@ pub struct AuditArgs {
     /// Wall-clock limit per policy evaluation, e.g. 2s, 500ms.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Linear memory limit per policy instance, a Kubernetes quantity: 256Mi, 1Gi.
+    /// Memory budget per evaluation: the policy's linear memory plus what the host holds for it
+    /// (responses, refused host calls, logs, output). A Kubernetes quantity: 256Mi, 1Gi.
     #[arg(long, value_name = "SIZE", default_value = "256Mi", value_parser = parse_size)]
     pub memory_limit: usize,
     /// When to colour text output.
@@ -351,7 +353,8 @@ pub struct TestArgs {
     /// Wall-clock limit per policy evaluation, e.g. 2s, 500ms.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Linear memory limit per policy instance, a Kubernetes quantity: 256Mi, 1Gi.
+    /// Memory budget per evaluation: the policy's linear memory plus what the host holds for it
+    /// (responses, refused host calls, logs, output). A Kubernetes quantity: 256Mi, 1Gi.
     #[arg(long, value_name = "SIZE", default_value = "256Mi", value_parser = parse_size)]
     pub memory_limit: usize,
     /// Largest manifest file read, a Kubernetes quantity: 64Mi.

@@ -48,6 +48,7 @@ fn documented_fields_of_a_known_fixture() {
                 "name",
                 "namespace",
                 "policy",
+                "thirdParty",
                 "warnings",
             ],
             keys(r),
@@ -68,6 +69,7 @@ fn documented_fields_of_a_known_fixture() {
         "namespace": "team-a", "name": "api",
         "policy": "no-plaintext-secret-env", "allowed": false,
         "message": message, "warnings": [], "exception": null, "enforced": true,
+        "thirdParty": false,
     });
     assert_same("the rejection", &expected, rejection);
     let binding = results
@@ -80,6 +82,7 @@ fn documented_fields_of_a_known_fixture() {
         "namespace": null, "name": "platform-admins",
         "policy": "no-cluster-admin-users", "allowed": true,
         "message": null, "warnings": [], "exception": null, "enforced": true,
+        "thirdParty": false,
     });
     assert_same("a cluster-scoped acceptance", &expected, binding);
 

@@ -50,9 +50,9 @@ fn unknown_settings_key_exits_2_naming_the_policy_and_the_key() {
         "aksid-settings.yaml",
     ])
     .code(2)
-    .stderr_has("settings for no-plaintext-secret-env are invalid")
-    .stderr_has("allowedNamez")
-    .stderr_has("kubectl aksid explain no-plaintext-secret-env");
+    .stdout_has("settings for no-plaintext-secret-env are invalid")
+    .stdout_has("allowedNamez")
+    .stdout_has("kubectl aksid explain no-plaintext-secret-env");
 }
 
 #[test]
@@ -64,6 +64,6 @@ fn unknown_policy_id_exits_2() {
     );
     s.aksid(&["check", "-f", "api.yaml", "--settings", "aksid-settings.yaml"])
             .code(2)
-            .stderr_has("settings for unknown policy \"no-plaintext-secrets-env\"")
-            .stderr_has("no-local-accounts, no-cluster-admin-users, workload-identity-labels, no-plaintext-secret-env");
+            .stdout_has("settings for unknown policy \"no-plaintext-secrets-env\"")
+            .stdout_has("no-local-accounts, no-cluster-admin-users, workload-identity-labels, no-plaintext-secret-env");
 }
