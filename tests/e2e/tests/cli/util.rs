@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The scratch directory of the calling test, named after it: `scratch!()`, or
-/// `scratch!("case")` for one case of a table test (rstest cases share their function).
+/// `scratch!("case")` to split one test further. The test harness names each test's thread
+/// after the test, cases of a table test included, so cases that share one function body
+/// still get directories of their own (they run at the same time under nextest).
 macro_rules! scratch {
     () => {
         scratch!("")
@@ -15,7 +17,8 @@ macro_rules! scratch {
     ($case:expr) => {{
         fn f() {}
         let name = std::any::type_name_of_val(&f);
-        $crate::util::Scratch::new(name.strip_suffix("::f").unwrap_or(name), $case)
+        let name = name.strip_suffix("::f").unwrap_or(name);
+        $crate::util::Scratch::new(&$crate::util::test_name(name), $case)
     }};
 }
 pub(crate) use scratch;
@@ -68,6 +71,17 @@ pub fn venv_bin(name: &str) -> PathBuf {
 /// A test's own directory.
 pub struct Scratch {
     pub dir: PathBuf,
+}
+
+/// `crate::module::test` from the harness's thread name (`module::test::case_1_x`), which
+/// names table-test cases apart; `function` (the crate-qualified function) when the thread
+/// has no test's name.
+pub fn test_name(function: &str) -> String {
+    let krate = function.split("::").next().unwrap_or_default();
+    match std::thread::current().name() {
+        Some(thread) if thread != "main" => format!("{krate}::{thread}"),
+        _ => function.to_owned(),
+    }
 }
 
 impl Scratch {
