@@ -81,10 +81,11 @@ test: fmt-check verify-artifacts
 		target/release/aksid-dist $(DIST_ARGS) --out "$$out" >/dev/null \
 		&& diff -r --brief --exclude=README.md artifacts "$$out" \
 		|| { echo "artifacts/ differs from a build of this tree: run 'make artifacts' and commit the result" >&2; exit 2; }
-	$(LINT_ENV) $(CARGO) $(TEST_RUNNER) --release --locked --workspace
 	@# --doc runs even a crate's doctest = false: the browser host's #[path] copies of the host's
-	@# modules carry doctests written for aksid-host, which run there.
+	@# modules carry doctests written for aksid-host, which run there. Before the other tests: the
+	@# pre-commit test's `cargo install` shares target/ and may leave units that --doc would rebuild.
 	$(LINT_ENV) $(CARGO) test --release --locked --workspace --exclude aksid-browser --doc
+	$(LINT_ENV) $(CARGO) $(TEST_RUNNER) --release --locked --workspace
 
 # The wasm trees, then every native crate once; clippy-driver lints the workspace's crates as
 # they compile (RUSTC_WORKSPACE_WRAPPER), so lint and build are one compilation.

@@ -137,6 +137,8 @@ mod independent_clients {
         let registry = Registry::start("independent");
         let dir = scratch("independent");
         let client = client_in(dir.path(), None);
+        let mut oras_args = vec![registry.address().to_owned()];
+        let mut expected = Vec::new();
         for module in support::policy_modules() {
             let repository = format!("aksid/{}", module.name);
             let pushed = client
@@ -189,14 +191,18 @@ mod independent_clients {
                 assert_eq!(annotations["org.opencontainers.image.source"], source);
             }
 
-            // oras (Python): the same manifest, and the layer bytes equal the module.
             let out_dir = dir.path().join(format!("oras-{}", module.name));
-            let pulled: serde_json::Value = serde_json::from_str(&support::oras(
-                support::ORAS_PULL,
-                &[registry.address(), &image, out_dir.to_str().unwrap()],
-            ))
-            .unwrap();
-            assert_eq!(pulled["manifest"], manifest);
+            oras_args.extend([image, out_dir.to_str().unwrap().to_owned()]);
+            expected.push((module, manifest));
+        }
+
+        // oras (Python): the same manifests, and the layer bytes equal the modules.
+        let args: Vec<&str> = oras_args.iter().map(String::as_str).collect();
+        let pulled: Vec<serde_json::Value> =
+            serde_json::from_str(&support::oras(support::ORAS_PULL, &args)).unwrap();
+        assert_eq!(pulled.len(), expected.len());
+        for ((module, manifest), pulled) in expected.iter().zip(&pulled) {
+            assert_eq!(pulled["manifest"], *manifest, "{}", module.name);
             let files = pulled["files"].as_array().unwrap();
             assert_eq!(files.len(), 1, "{pulled}");
             let layer = std::fs::read(files[0].as_str().unwrap()).unwrap();

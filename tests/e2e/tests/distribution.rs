@@ -817,6 +817,8 @@ mod registry {
         let registry = Registry::start("media-types");
         let dir = scratch("media-types");
         let pushed = push_all(&registry, dir.path());
+        let mut oras_args = vec![registry.address().to_owned()];
+        let mut pulls = Vec::new();
         for id in POLICIES {
             let module = artifact(id, "policy.wasm");
             let image = format!("{}/aksid/{id}:{TAG}", registry.address());
@@ -866,20 +868,27 @@ mod registry {
                 "the multi-line usage stays out"
             );
 
-            // oras (Python) receives the same manifest and the module's exact bytes.
             let out_dir = dir.path().join(format!("oras-{id}"));
-            let pulled: Value = serde_json::from_str(&support::python(
-                "oras.client",
-                support::ORAS_PULL,
-                &[registry.address(), &image, out_dir.to_str().unwrap()],
-                b"",
-            ))
-            .unwrap();
-            assert_eq!(pulled["manifest"], manifest, "{id}");
+            oras_args.extend([image, out_dir.to_str().unwrap().to_owned()]);
+            pulls.push((id, module, manifest));
+        }
+
+        // oras (Python) receives the same manifests and the modules' exact bytes.
+        let args: Vec<&str> = oras_args.iter().map(String::as_str).collect();
+        let pulled: Vec<Value> = serde_json::from_str(&support::python(
+            "oras.client",
+            support::ORAS_PULL,
+            &args,
+            b"",
+        ))
+        .unwrap();
+        assert_eq!(pulled.len(), pulls.len());
+        for ((id, module, manifest), pulled) in pulls.iter().zip(&pulled) {
+            assert_eq!(pulled["manifest"], *manifest, "{id}");
             let files = pulled["files"].as_array().unwrap();
             assert_eq!(files.len(), 1, "{pulled}");
             let layer = std::fs::read(files[0].as_str().unwrap()).unwrap();
-            assert!(layer == module, "{id}: oras got other bytes");
+            assert!(layer == *module, "{id}: oras got other bytes");
         }
     }
 
