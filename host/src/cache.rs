@@ -14,11 +14,12 @@
 //! The directory itself is the caller's to vouch for (the CLI checks that it is a private
 //! directory of the user before handing it over); files are created 0700/0600 regardless.
 
+use private_fs::{Refusal, read_private};
 use sha2::{Digest, Sha256};
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::DirBuilder;
 use std::hash::{Hash, Hasher};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -85,61 +86,6 @@ fn digest(key: &[u8; 32], artifact: &[u8]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// Why a cache file is not used.
-#[derive(Debug)]
-enum Refusal {
-    /// The file is missing; not worth a warning.
-    Absent,
-    /// The file exists but is unsafe or damaged (the reason names the fix where there is one).
-    Bad(String),
-}
-
-/// Opens `path` without following a symlink and checks that it is a regular file of this user
-/// that group and others cannot write. The checks run on the open handle, so a file swapped
-/// after them is not the one read.
-fn open_private(path: &Path) -> Result<(File, std::fs::Metadata), Refusal> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Refusal::Absent,
-            _ if e.raw_os_error() == Some(libc::ELOOP) => Refusal::Bad("it is a symlink".into()),
-            _ => Refusal::Bad(format!("cannot open it: {e}")),
-        })?;
-    let meta = file
-        .metadata()
-        .map_err(|e| Refusal::Bad(format!("cannot stat it: {e}")))?;
-    if !meta.file_type().is_file() {
-        return Err(Refusal::Bad("it is not a regular file".into()));
-    }
-    check_owner_and_mode(&meta).map_err(Refusal::Bad)?;
-    Ok((file, meta))
-}
-
-/// Owned by the current user, not writable by group or others.
-fn check_owner_and_mode(meta: &std::fs::Metadata) -> Result<(), String> {
-    let me = current_uid();
-    if meta.uid() != me {
-        return Err(format!(
-            "it is owned by uid {}, not by the current user (uid {me})",
-            meta.uid()
-        ));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "it is writable by group or others (mode {:04o})",
-            meta.mode() & 0o7777
-        ));
-    }
-    Ok(())
-}
-
-fn current_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
 /// The artifact of a whole, verified file for `key`.
 fn verify<'a>(bytes: &'a [u8], key: &[u8; 32]) -> Result<&'a [u8], String> {
     let (header, artifact) = bytes
@@ -164,23 +110,6 @@ fn verify<'a>(bytes: &'a [u8], key: &[u8; 32]) -> Result<&'a [u8], String> {
     Ok(artifact)
 }
 
-/// Reads a whole private file, at most `limit` bytes; the handle is returned for touching.
-fn read_private(path: &Path, limit: u64) -> Result<(File, Vec<u8>), Refusal> {
-    let (mut file, meta) = open_private(path)?;
-    if meta.len() > limit {
-        return Err(Refusal::Bad(format!(
-            "it is {} bytes, more than any compiled module ({limit})",
-            meta.len()
-        )));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    (&mut file)
-        .take(limit)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Refusal::Bad(format!("cannot read it: {e}")))?;
-    Ok((file, bytes))
-}
-
 /// Warns about an unusable cache file once per process: the run goes on (it recompiles), and
 /// one line is enough to tell the user why every run is slow.
 fn warn_once(path: &Path, reason: &str) {
@@ -202,7 +131,7 @@ pub(crate) fn load(engine: &Engine, dir: &Path, key: &[u8; 32]) -> Option<Module
     let (file, bytes) = match read_private(&path, MAX_FILE_BYTES) {
         Ok(read) => read,
         Err(Refusal::Absent) => return None,
-        Err(Refusal::Bad(reason)) => {
+        Err(Refusal::Unsafe(reason)) => {
             warn_once(&path, &reason);
             return None;
         }
@@ -377,7 +306,7 @@ fn check_entry(path: &Path) -> Result<(), String> {
     let bytes = match read_private(path, MAX_FILE_BYTES) {
         Ok((_, bytes)) => bytes,
         Err(Refusal::Absent) => return Ok(()),
-        Err(Refusal::Bad(reason)) => return Err(reason),
+        Err(Refusal::Unsafe(reason)) => return Err(reason),
     };
     verify(&bytes, &key).map(|_| ())
 }
@@ -418,6 +347,8 @@ fn remove(entry: &Entry, reason: String, scan: &mut DirScan) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
+    use std::os::unix::fs::MetadataExt;
 
     fn artifact(engine: &Engine) -> Vec<u8> {
         engine

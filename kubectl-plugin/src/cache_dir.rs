@@ -83,10 +83,29 @@ pub enum Create {
 
 /// `root/name`, after checking (and creating, as asked) both as private directories.
 pub fn private_subdir(root: &Path, name: &str, create: Create) -> Result<PathBuf> {
-    check_private(root, Link::IfOwned, create)?;
+    if check_private(root, Link::IfOwned, create)? {
+        check_ancestors(root)?;
+    }
     let dir = root.join(name);
     check_private(&dir, Link::Never, create)?;
     Ok(dir)
+}
+
+/// Refuses a cache root that another user could move aside and replace through one of its
+/// parent directories (a private directory inside a shared, non-sticky one).
+fn check_ancestors(root: &Path) -> Result<()> {
+    let real = std::fs::canonicalize(root).map_err(|e| {
+        anyhow::anyhow!("cannot resolve the cache directory {}: {e}", root.display())
+    })?;
+    private_fs::check_ancestors(&real).map_err(|(ancestor, reason)| {
+        anyhow::anyhow!(
+            "the cache directory {} is inside {}, and {reason}: another user could replace the \
+             cache with code of their choosing\n\nPoint --cache-dir or AKSID_CACHE_DIR at a \
+             directory whose parents only you (or root) can write",
+            root.display(),
+            ancestor.display()
+        )
+    })
 }
 
 /// Whether a directory may be a symlink.
@@ -120,7 +139,7 @@ pub fn check_private(dir: &Path, link: Link, create: Create) -> Result<bool> {
         Err(e) => bail!("cannot read the cache directory {}: {e}", dir.display()),
         Ok(meta) => meta,
     };
-    let me = current_uid();
+    let me = private_fs::current_uid();
     let fix = "Point --cache-dir or AKSID_CACHE_DIR at a directory of your own (mode 700)";
     if meta.file_type().is_symlink() {
         if link == Link::Never || meta.uid() != me {
@@ -169,11 +188,6 @@ pub fn check_private(dir: &Path, link: Link, create: Create) -> Result<bool> {
     Ok(true)
 }
 
-fn current_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,7 +221,7 @@ mod tests {
     }
 
     fn another_user(path: &Path) {
-        std::os::unix::fs::lchown(path, Some(current_uid() + 4242), None).unwrap();
+        std::os::unix::fs::lchown(path, Some(private_fs::current_uid() + 4242), None).unwrap();
     }
 
     #[test]
@@ -261,6 +275,24 @@ mod tests {
             message.starts_with(&expected),
             "\nexpected:\n```\n{expected}\n```\ngot:\n```\n{message}\n```"
         );
+    }
+
+    #[test]
+    fn a_root_inside_a_directory_others_can_write_is_refused() {
+        let dir = scratch();
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        chmod(&shared, 0o777);
+        let error = private_subdir(&shared.join("cache"), "modules", Create::Yes)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("is inside")
+                && error.contains("writable by group or others (mode 0777)"),
+            "{error}"
+        );
+        chmod(&shared, 0o1777);
+        private_subdir(&shared.join("cache"), "modules", Create::Yes).unwrap();
     }
 
     #[test]

@@ -18,9 +18,9 @@
 //! (the CLI checks it is a private directory of the user).
 
 use crate::{WASM_LAYER_MEDIA_TYPE, sha256_digest};
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::fs::DirBuilder;
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -89,8 +89,8 @@ impl Cache {
             .prefix(STAGING_PREFIX)
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir_in(parent)?;
-        write_private(&staging.path().join(MANIFEST), manifest)?;
-        write_private(&staging.path().join(LAYER), layer)?;
+        private_fs::create_private(&staging.path().join(MANIFEST), manifest)?;
+        private_fs::create_private(&staging.path().join(LAYER), layer)?;
         if std::fs::symlink_metadata(&dir).is_ok() {
             // Another pull stored it first; the content is the same by construction (a bad one
             // was removed by the `read` that preceded this write).
@@ -107,17 +107,6 @@ impl Cache {
     }
 }
 
-/// Creates `path` (which must not exist) 0600 and writes `bytes` to it.
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
 /// Warns once per process about a refused entry: the pull goes on (it fetches again).
 fn warn_once(dir: &Path, reason: &str) {
     static WARNED: AtomicBool = AtomicBool::new(false);
@@ -129,53 +118,12 @@ fn warn_once(dir: &Path, reason: &str) {
     }
 }
 
-fn current_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-/// Owned by the current user and not writable by group or others.
-fn check_private(meta: &std::fs::Metadata) -> Result<(), String> {
-    let me = current_uid();
-    if meta.uid() != me {
-        return Err(format!(
-            "it is owned by uid {}, not by the current user (uid {me})",
-            meta.uid()
-        ));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "it is writable by group or others (mode {:04o})",
-            meta.mode() & 0o7777
-        ));
-    }
-    Ok(())
-}
-
-/// A private regular file of the entry, read whole (at most `limit` bytes), never through a
-/// symlink; the checks run on the open handle.
+/// A private regular file of the entry ([`private_fs::read_private`]), read whole.
 fn read_private(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| format!("cannot open {name}: {e}"))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot stat {name}: {e}"))?;
-    if !meta.file_type().is_file() {
-        return Err(format!("{name} is not a regular file"));
-    }
-    check_private(&meta).map_err(|reason| format!("{name}: {reason}"))?;
-    if meta.len() > limit {
-        return Err(format!("{name} is larger than {limit} bytes"));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    File::take(file, limit)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {name}: {e}"))?;
-    Ok(bytes)
+    private_fs::read_private(path, limit)
+        .map(|(_, bytes)| bytes)
+        .map_err(|refusal| format!("{name}: {refusal}"))
 }
 
 /// The entry if it is private and whole, else why not.
@@ -184,7 +132,7 @@ fn read_verified(dir: &Path, manifest_digest: &str) -> Result<CachedPolicy, Stri
     if !meta.file_type().is_dir() {
         return Err("it is not a directory (a symlink or a file)".into());
     }
-    check_private(&meta)?;
+    private_fs::check_owner_and_mode(&meta)?;
     let manifest = read_private(&dir.join(MANIFEST), MAX_MANIFEST_SIZE)?;
     if sha256_digest(&manifest) != manifest_digest {
         return Err(format!(
@@ -331,6 +279,7 @@ fn wasm_layer_digest(manifest: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     fn entry(layer: &[u8]) -> (String, Vec<u8>) {
         let manifest = serde_json::to_vec(&serde_json::json!({
@@ -392,7 +341,7 @@ mod tests {
     }
 
     fn chown_to_another_user(path: &Path) {
-        std::os::unix::fs::lchown(path, Some(current_uid() + 4242), None).unwrap();
+        std::os::unix::fs::lchown(path, Some(private_fs::current_uid() + 4242), None).unwrap();
     }
 
     #[test]
@@ -413,7 +362,7 @@ mod tests {
     #[case::a_symlinked_layer(|p: &Path| {
         std::fs::rename(p.join(LAYER), p.join("elsewhere")).unwrap();
         std::os::unix::fs::symlink("elsewhere", p.join(LAYER)).unwrap();
-    }, "cannot open policy.wasm")]
+    }, "policy.wasm: it is a symlink")]
     fn an_unsafe_entry_is_a_miss_and_is_removed(#[case] spoil: fn(&Path), #[case] reason: &str) {
         let dir = tempfile::tempdir().unwrap();
         let (cache, digest, path) = stored(dir.path());
