@@ -59,6 +59,7 @@ mod host;
 mod objects;
 mod patch;
 mod policy;
+mod random;
 mod runtime;
 mod selector;
 mod state;

@@ -4,8 +4,8 @@
 use crate::capabilities::HostCallFailure;
 use crate::capture::Capture;
 use crate::objects::ObjectSet;
+use crate::random::Drbg;
 use aksid_metadata::ContextAwareResource;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::{Memory, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
@@ -267,44 +267,5 @@ impl State {
         self.limiter.memory_refused = false;
         self.limiter.table_refused = false;
         finished
-    }
-}
-
-/// The generator behind WASI `random_get`: SHA-256 in counter mode over a fixed seed, so every
-/// fresh instance sees the same byte stream. Deliberately reproducible: guests use randomness
-/// for hash-map seeds, and a fixed seed keeps their iteration order, and so the order of the
-/// reasons in a rejection message, the same from run to run. Not for secrets: a policy has
-/// none to keep offline. (A request crafted against the known seeds could slow a guest's hash
-/// maps; the timeout bounds that.)
-pub(crate) struct Drbg {
-    seed: [u8; 32],
-    counter: u64,
-    block: [u8; 32],
-    used: usize,
-}
-
-impl Drbg {
-    fn new() -> Drbg {
-        Drbg {
-            seed: Sha256::digest(b"aksid-host random_get v1").into(),
-            counter: 0,
-            block: [0; 32],
-            used: 32,
-        }
-    }
-
-    pub(crate) fn fill(&mut self, out: &mut [u8]) {
-        for byte in out {
-            if self.used == self.block.len() {
-                let mut hasher = Sha256::new();
-                hasher.update(self.seed);
-                hasher.update(self.counter.to_le_bytes());
-                self.block = hasher.finalize().into();
-                self.counter += 1;
-                self.used = 0;
-            }
-            *byte = self.block[self.used];
-            self.used += 1;
-        }
     }
 }

@@ -28,6 +28,7 @@ mod selector;
 #[cfg(target_arch = "wasm32")]
 mod bindings;
 mod outcome;
+#[path = "../../src/random.rs"]
 mod random;
 mod session;
 

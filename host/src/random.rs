@@ -1,11 +1,16 @@
-//! WASI `random_get` for the browser: the wasmtime host's generator (SHA-256 in counter mode over
-//! a fixed seed, `host/src/state.rs`), so a fresh instance sees the same byte stream in the
+//! WASI `random_get`: SHA-256 in counter mode over a fixed seed. One file for both hosts: the
+//! browser host compiles it too (`#[path]`), so a fresh instance sees the same byte stream in the
 //! browser as under the CLI, and hash-map orders (and so the order of reasons in a message)
-//! agree.
+//! agree. Pure: sha2 only, no wasmtime.
 
 use sha2::{Digest, Sha256};
 
-/// One instance's generator.
+/// The generator behind WASI `random_get`: SHA-256 in counter mode over a fixed seed, so every
+/// fresh instance sees the same byte stream. Deliberately reproducible: guests use randomness
+/// for hash-map seeds, and a fixed seed keeps their iteration order, and so the order of the
+/// reasons in a rejection message, the same from run to run. Not for secrets: a policy has
+/// none to keep offline. (A request crafted against the known seeds could slow a guest's hash
+/// maps; the timeout bounds that.)
 pub struct Drbg {
     seed: [u8; 32],
     counter: u64,
