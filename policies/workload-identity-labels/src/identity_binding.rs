@@ -19,11 +19,11 @@
 
 use crate::Settings;
 use crate::keys::{self, IdValue};
-use crate::lister::{Listing, ResourceLister};
 use crate::pod_service_account::PodServiceAccount;
 use crate::pod_template::{Label, Workload};
 use aksid_policy_common::workload::PodTemplate;
 use aksid_policy_common::{ClusterContext, Lookup, Verdict, Violation, ids, json};
+use aksid_policy_common::{Listing, ResourceLister};
 use serde_json::Value;
 use std::collections::BTreeMap;
 

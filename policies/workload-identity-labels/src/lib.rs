@@ -10,7 +10,6 @@
 mod copies;
 mod identity_binding;
 mod keys;
-mod lister;
 mod pod_identity;
 mod pod_service_account;
 mod pod_template;
@@ -22,7 +21,7 @@ mod tests;
 
 use aksid_policy_common::workload::WORKLOAD_KINDS;
 use aksid_policy_common::{AdmissionRequest, ClusterContext, Policy, Verdict};
-use lister::{HostLister, ResourceLister};
+use aksid_policy_common::{HostLister, ResourceLister};
 use pod_service_account::PodServiceAccount;
 pub use settings::Settings;
 

@@ -2,12 +2,12 @@
 //! point (and, for identity bindings, through [`crate::validate_request`] with a faked list
 //! capability), the real-world corpus, and arbitrary input.
 
-use crate::lister::{Listing, ResourceLister};
 use crate::{Settings, WorkloadIdentityLabels};
 use aksid_policy_common::testing::{
     ObjectSet, arbitrary_object, assert_answers, corpus_mismatches, yaml_objects,
 };
 use aksid_policy_common::{AdmissionRequest, ClusterContext, Lookup, NoCluster, json as fields};
+use aksid_policy_common::{Listing, ResourceLister};
 use proptest::prelude::*;
 use rstest::rstest;
 use serde_json::{Value, json};

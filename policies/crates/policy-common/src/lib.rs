@@ -39,6 +39,7 @@
 pub mod cluster;
 pub mod ids;
 pub mod json;
+pub mod listing;
 pub mod request;
 pub mod settings;
 #[cfg(feature = "testing")]
@@ -47,6 +48,7 @@ pub mod verdict;
 pub mod workload;
 
 pub use cluster::{ClusterContext, HostCluster, Lookup, NoCluster};
+pub use listing::{HostLister, Listing, ResourceLister};
 pub use request::AdmissionRequest;
 pub use verdict::{Verdict, Violation};
 

@@ -1,17 +1,17 @@
 //! Listing objects of a kind through Kubewarden's `kubernetes/list_resources_all` and
 //! `kubernetes/list_resources_by_namespace` host capabilities, behind a trait unit tests fake.
 //!
-//! This belongs next to `ClusterContext::get_resource` in `aksid-policy-common`; it lives here
-//! until that crate grows a list call. The wire format is the SDK's `ListAllResourcesRequest`
-//! and `ListResourcesByNamespaceRequest` (snake_case keys), called directly for the same reason
-//! as `get_resource` there: the SDK's `cluster-context` feature would link k8s-openapi. The
-//! answer is a Kubernetes `List`, whose `items` are read; nothing else of it is trusted.
+//! The list counterpart of [`crate::cluster`]'s `get_resource`. The wire format is the SDK's
+//! `ListAllResourcesRequest` and `ListResourcesByNamespaceRequest` (snake_case keys), called
+//! directly for the same reason as `get_resource`: the SDK's `cluster-context` feature would link
+//! k8s-openapi. The answer is a Kubernetes `List`, whose `items` are read; nothing else of it is
+//! trusted.
 
 use serde_json::{Value, json};
 
 /// The answer to a list call.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Listing {
+pub enum Listing {
     /// The objects of the kind (possibly none).
     Found(Vec<Value>),
     /// The call itself failed (capability not granted, API error, no host).
@@ -19,14 +19,14 @@ pub(crate) enum Listing {
 }
 
 /// Lists the objects of one kind, cluster-wide (`namespace: None`) or in one namespace.
-pub(crate) trait ResourceLister {
+pub trait ResourceLister {
     /// Lists every `api_version`/`kind` object, in `namespace` when given.
     fn list_resources(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Listing;
 }
 
 /// Lists through the Kubewarden host (the aksid host serves the objects being checked).
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct HostLister;
+pub struct HostLister;
 
 impl ResourceLister for HostLister {
     fn list_resources(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Listing {
@@ -80,16 +80,36 @@ fn read_list(answer: &[u8]) -> Listing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
 
-    #[rstest]
-    #[case::items(br#"{"apiVersion":"v1","kind":"RoleBindingList","items":[{"a":1}]}"#, Listing::Found(vec![json!({"a": 1})]))]
-    #[case::no_items(br#"{"kind":"RoleBindingList","metadata":{}}"#, Listing::Found(vec![]))]
-    #[case::null_items(br#"{"items":null}"#, Listing::Found(vec![]))]
-    #[case::items_not_a_list(br#"{"items":{}}"#, Listing::Unavailable("the host's list has no `items` list".into()))]
-    #[case::not_an_object(br#"[1]"#, Listing::Unavailable("the host's answer is not a List object".into()))]
-    fn host_answers(#[case] answer: &[u8], #[case] expected: Listing) {
-        assert_eq!(read_list(answer), expected);
+    #[test]
+    fn host_answers() {
+        let cases: [(&[u8], Listing); 5] = [
+            (
+                br#"{"apiVersion":"v1","kind":"RoleBindingList","items":[{"a":1}]}"#,
+                Listing::Found(vec![json!({"a": 1})]),
+            ),
+            (
+                br#"{"kind":"RoleBindingList","metadata":{}}"#,
+                Listing::Found(vec![]),
+            ),
+            (br#"{"items":null}"#, Listing::Found(vec![])),
+            (
+                br#"{"items":{}}"#,
+                Listing::Unavailable("the host's list has no `items` list".into()),
+            ),
+            (
+                br#"[1]"#,
+                Listing::Unavailable("the host's answer is not a List object".into()),
+            ),
+        ];
+        for (answer, expected) in cases {
+            assert_eq!(
+                read_list(answer),
+                expected,
+                "{}",
+                String::from_utf8_lossy(answer)
+            );
+        }
     }
 
     #[test]
