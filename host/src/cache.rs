@@ -110,13 +110,14 @@ fn verify<'a>(bytes: &'a [u8], key: &[u8; 32]) -> Result<&'a [u8], String> {
     Ok(artifact)
 }
 
-/// Warns about an unusable cache file once per process: the run goes on (it recompiles), and
-/// one line is enough to tell the user why every run is slow.
+/// Warns (a `log` warning: the program decides where it goes) about an unusable cache file once
+/// per process: the run goes on (it recompiles), and one line is enough to tell the user why
+/// every run is slow.
 fn warn_once(path: &Path, reason: &str) {
     static WARNED: AtomicBool = AtomicBool::new(false);
     if !WARNED.swap(true, Ordering::Relaxed) {
-        eprintln!(
-            "warning: ignoring compiled-module cache file {}: {reason}; the module is compiled \
+        log::warn!(
+            "ignoring compiled-module cache file {}: {reason}; the module is compiled \
              again (`kubectl aksid cache verify` removes bad entries)",
             path.display()
         );

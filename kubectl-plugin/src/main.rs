@@ -14,6 +14,7 @@ mod pipeline;
 mod policy_set;
 mod registry;
 mod settings_file;
+mod warnings;
 
 use clap::Parser;
 use std::io::Write;
@@ -32,6 +33,7 @@ pub enum Outcome {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    warnings::install();
     match commands::run(cli) {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Rejected) => ExitCode::from(1),

@@ -107,12 +107,13 @@ impl Cache {
     }
 }
 
-/// Warns once per process about a refused entry: the pull goes on (it fetches again).
+/// Warns (a `log` warning) once per process about a refused entry: the pull goes on (it fetches
+/// again).
 fn warn_once(dir: &Path, reason: &str) {
     static WARNED: AtomicBool = AtomicBool::new(false);
     if !WARNED.swap(true, Ordering::Relaxed) {
-        eprintln!(
-            "warning: ignoring pulled-policy cache entry {}: {reason}; it is fetched again",
+        log::warn!(
+            "ignoring pulled-policy cache entry {}: {reason}; it is fetched again",
             dir.display()
         );
     }
