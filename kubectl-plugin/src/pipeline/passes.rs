@@ -35,7 +35,7 @@ use std::path::PathBuf;
 
 /// Input bytes parsed and judged together in pass 2: enough files to keep every core busy, few
 /// enough that their parsed objects (about 10 to 20 times the bytes) stay small next to the
-/// rest of the run. One larger input is a batch of its own.
+/// rest of the run. A batch ends once it holds this much, so it is at most this plus one input.
 pub const BATCH_BYTES: usize = 1 << 20;
 
 /// One input of a run, between the passes.
@@ -360,5 +360,107 @@ pub fn release_freed_memory() {
     // locks and touches no memory the program owns.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn scratch_file(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("aksid-passes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn source_of(path: &std::path::Path) -> Source {
+        let bytes = std::fs::read(path).unwrap();
+        Source::read(Input {
+            name: path.display().to_string(),
+            bytes,
+            walked: false,
+        })
+    }
+
+    /// What pass 2 gets from a file pass 1 read and let go, after `change` (or not).
+    #[rstest]
+    #[case::unchanged_file_is_read_again(None, Ok("kind: A\n"))]
+    #[case::same_length_other_bytes_is_refused(Some("kind: B\n"), Err("changed while"))]
+    #[case::grown_file_is_refused(Some("kind: A\nkind: B\n"), Err("changed while"))]
+    #[case::shrunk_file_is_refused(Some("k"), Err("changed while"))]
+    fn files_are_read_again_only_as_pass_1_read_them(
+        #[case] change: Option<&str>,
+        #[case] expected: Result<&str, &str>,
+    ) {
+        let name = format!("{:?}.yaml", change.map(str::len));
+        let path = scratch_file(&name, "kind: A\n");
+        let mut source = source_of(&path);
+        source.release();
+        assert_eq!(source.held_len(), 8);
+        assert!(matches!(source.content, Content::File { .. }));
+        if let Some(text) = change {
+            std::fs::write(&path, text).unwrap();
+        }
+        match (source.bytes(), expected) {
+            (Ok(bytes), Ok(text)) => assert_eq!(&*bytes, text.as_bytes()),
+            (Err(message), Err(start)) => assert!(message.starts_with(start), "{message}"),
+            (got, expected) => panic!("{got:?}, expected {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn stdin_and_renders_stay_held() {
+        let stdin = Input {
+            name: "-".to_owned(),
+            bytes: b"kind: A\n".to_vec(),
+            walked: false,
+        };
+        let mut stdin = Source::read(stdin);
+        stdin.release();
+        assert!(matches!(stdin.content, Content::Held(_)));
+        let path = scratch_file("rendered.yaml", "kind: A\n");
+        let mut render = source_of(&path);
+        render.kustomize_root = Some(PathBuf::from("/nonexistent"));
+        render.release();
+        assert!(matches!(render.content, Content::Held(_)));
+    }
+
+    #[test]
+    fn batches_hold_about_batch_bytes_and_at_least_one_input() {
+        let input = |len: usize| {
+            Source::read(Input {
+                name: "-".to_owned(),
+                bytes: vec![b'#'; len],
+                walked: false,
+            })
+        };
+        let half = BATCH_BYTES / 2;
+        let sources = vec![
+            input(half),
+            input(half),
+            input(1),
+            input(3 * BATCH_BYTES),
+            input(1),
+        ];
+        let mut sources = sources.into_iter().peekable();
+        let mut sizes = Vec::new();
+        while sources.peek().is_some() {
+            sizes.push(next_batch(&mut sources).len());
+        }
+        assert_eq!(sizes, [2, 2, 1]);
+    }
+
+    #[test]
+    fn tally_lists_each_file_once_per_run_of_objects() {
+        let m = |file: &str| Manifest::new(file, 1, 1, serde_json::json!({"kind": "A"}));
+        let mut tally = Tally::default();
+        tally.add(&[m("a"), m("a"), m("b")]);
+        let mut sources = tally.sources.clone();
+        merge_sources(&mut sources, vec!["b".to_owned(), "c".to_owned()]);
+        assert_eq!(tally.objects, 3);
+        assert_eq!(sources, ["a", "b", "c"]);
     }
 }
