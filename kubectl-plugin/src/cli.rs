@@ -249,6 +249,11 @@ pub struct CheckArgs {
     /// reading, whatever the file claims; devices and FIFOs are refused.
     #[arg(long, value_name = "SIZE", default_value = "64Mi", value_parser = parse_size)]
     pub max_file_size: usize,
+    /// Most bytes all inputs of the run may hold together (files, stdin, kustomize renders), a
+    /// Kubernetes quantity: 256Mi. Counted while reading; an input that would pass it is an
+    /// error (exit 2), and what was read is still checked.
+    #[arg(long, value_name = "SIZE", default_value = "256Mi", value_parser = parse_size)]
+    pub max_total_size: usize,
     /// Also check files that .gitignore or .ignore files exclude, when walking directories.
     #[arg(long)]
     pub no_ignore: bool,

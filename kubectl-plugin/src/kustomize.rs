@@ -9,7 +9,7 @@
 //!   object's finding names the file of the resource it came from, from kustomize's own origin
 //!   annotations (`buildMetadata: [originAnnotations]`), which are removed before judging.
 
-use crate::inputs::{Input, InputFailure, ReadResult};
+use crate::inputs::{Budget, Input, InputFailure, ReadResult};
 use aksid_manifests::{Manifest, ProblemKind};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -106,9 +106,11 @@ pub struct Rendered {
 /// `kubectl kustomize DIR` with origin annotations, through a temporary kustomization that
 /// names DIR as its only resource (so the user's files are never changed). Kustomize refuses
 /// absolute resource paths, so DIR is named relative to the temporary directory. The output is
-/// read up to `max` bytes, as any input is; kustomize's own error text is not repeated, since
-/// its parse errors can quote the manifests' values.
-pub fn render(dir: &Path, max: usize) -> Result<Rendered, InputFailure> {
+/// read within `budget` (the per-file cap and what is left of the run's total) and charged to
+/// it, as any input is; kustomize's own error text is not repeated, since its parse errors can
+/// quote the manifests' values.
+pub fn render(dir: &Path, budget: &mut Budget) -> Result<Rendered, InputFailure> {
+    let max = budget.allowance();
     let failure = |message: String| InputFailure {
         name: dir.display().to_string(),
         message,
@@ -154,10 +156,10 @@ pub fn render(dir: &Path, max: usize) -> Result<Rendered, InputFailure> {
             let _ = child.wait();
             return Err(InputFailure {
                 kind: ProblemKind::TooLarge,
-                ..failure(format!(
+                ..failure(budget.overflow(format!(
                     "kubectl kustomize wrote more than the {} limit; raise it with --max-file-size",
                     aksid_manifests::human_size(max as u64, false)
-                ))
+                )))
             });
         }
         _ => Vec::new(),
@@ -171,6 +173,10 @@ pub fn render(dir: &Path, max: usize) -> Result<Rendered, InputFailure> {
             dir.display()
         )));
     }
+    let mut bytes = bytes;
+    // Kept until the run ends (check reads its inputs twice): not the capacity reading grew.
+    bytes.shrink_to_fit();
+    budget.charge(bytes.len());
     let input = Input {
         name: format!("{} (kustomize)", dir.display()),
         bytes,

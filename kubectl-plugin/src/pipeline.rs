@@ -1,7 +1,10 @@
 //! The pipeline `check` and `test` share: inputs read → manifests loaded → admission requests
 //! built → policies that select them evaluate them → verdicts recorded in a report → exceptions
-//! applied. `check` runs it once over its `-f` paths; `test` once per test, with that test's
-//! policies, request and old objects. Each command keeps only its own flags and output.
+//! applied. `check` runs it in two passes over its `-f` inputs ([`passes`]), so that it holds
+//! only the objects lookups need; `test` once per test, with that test's policies, request and
+//! old objects, all held. Each command keeps only its own flags and output.
+
+pub mod passes;
 
 use crate::cli::PolicyArgs;
 use crate::inputs::{self, InputFailure, ReadResult};
@@ -166,9 +169,17 @@ pub fn judge(report: &mut ReportBuilder, manifests: &[Manifest], judge: &Judge) 
 }
 
 /// One task per object: its request is built and serialised once, judged by every policy whose
-/// rules select it, and dropped, so a large run holds each object only once.
+/// rules select it, and dropped, so a large run holds each object only once. Finishes the
+/// progress bar.
 pub fn evaluate(manifests: &[Manifest], judge: &Judge, objects: &ObjectSet) -> Outcomes {
-    let outcomes = manifests
+    let outcomes = evaluate_objects(manifests, judge, objects);
+    judge.progress.finish_and_clear();
+    outcomes
+}
+
+/// [`evaluate`] for one batch of a run: the progress bar goes on.
+pub fn evaluate_objects(manifests: &[Manifest], judge: &Judge, objects: &ObjectSet) -> Outcomes {
+    manifests
         .par_iter()
         .map(|manifest| {
             let old = (judge.old_objects)(manifest);
@@ -186,9 +197,7 @@ pub fn evaluate(manifests: &[Manifest], judge: &Judge, objects: &ObjectSet) -> O
             judge.progress.inc(1);
             verdicts
         })
-        .collect();
-    judge.progress.finish_and_clear();
-    outcomes
+        .collect()
 }
 
 /// Records each object and what every policy said about it.
@@ -203,13 +212,15 @@ pub fn record_verdicts(
         for (p, verdict) in verdicts {
             let id = &policies[p].id;
             match verdict {
+                // Copied on this thread, not moved: the evaluating thread's strings would pin
+                // its batch's pages for the rest of the run (see passes::release_freed_memory).
                 Ok(v) => report.add_verdict(
                     manifest,
                     id,
                     Verdict {
                         allowed: v.accepted,
-                        message: v.message,
-                        warnings: v.warnings,
+                        message: v.message.as_deref().map(str::to_owned),
+                        warnings: v.warnings.iter().map(|w| w.as_str().to_owned()).collect(),
                     },
                 ),
                 Err(aksid_host::Error::Deadline { .. }) => add_deadline_error(report, manifest, id),
@@ -269,6 +280,13 @@ fn add_deadline_error(report: &mut ReportBuilder, manifest: &Manifest, policy: &
             name: manifest.name().map(str::to_owned),
         }),
     });
+}
+
+/// Records inputs that could not be read (errors) or were skipped (notices).
+pub fn add_input_failures(report: &mut ReportBuilder, failures: Vec<InputFailure>) {
+    for failure in failures {
+        add_input_failure(report, failure);
+    }
 }
 
 fn add_input_failure(report: &mut ReportBuilder, failure: InputFailure) {
@@ -451,13 +469,17 @@ fn read_exceptions(path: &Path) -> std::result::Result<Exceptions, Box<InputErro
     })
 }
 
-/// Reads `paths` as `check -f` does.
+/// Reads `paths` as `check -f` does, without a total cap (a test's few files).
 pub fn read_paths(paths: &[PathBuf], max_file_size: usize, no_ignore: bool) -> ReadResult {
-    inputs::read_all(
-        paths,
-        inputs::ReadOptions {
-            max_file_size,
-            no_ignore,
-        },
-    )
+    let mut budget = inputs::Budget::new(max_file_size, usize::MAX);
+    read_paths_within(paths, no_ignore, &mut budget)
+}
+
+/// Reads `paths` as `check -f` does, within what is left of the run's `budget`.
+pub fn read_paths_within(
+    paths: &[PathBuf],
+    no_ignore: bool,
+    budget: &mut inputs::Budget,
+) -> ReadResult {
+    inputs::read_all(paths, no_ignore, budget)
 }

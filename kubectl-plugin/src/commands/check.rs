@@ -8,16 +8,15 @@
 
 use crate::Outcome;
 use crate::cli::{CheckArgs, ColorChoice, OutputFormat};
-use crate::pipeline::{self, Judge};
+use crate::pipeline::{self, Judge, passes};
 use crate::policy_set::{self, ReadyPolicy};
 use crate::{inputs, kustomize};
 use aksid_host::ObjectSet;
-use aksid_manifests::{Manifest, ProblemKind, RequestOptions};
+use aksid_manifests::{LoadOptions, Manifest, ProblemKind, RequestOptions};
 use aksid_report::render::terminal_safe;
 use aksid_report::{Format, InputError, render};
 use anyhow::Result;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 
 mod against_cluster;
 
@@ -49,28 +48,15 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
             aksid_manifests::Severity::Error => report.add_error(problem),
         }
     }
-    let manifests = load_manifests(&args, &mut report);
-    let options = RequestOptions::default()
-        .namespace(args.namespace.clone())
-        .username(args.user.clone())
-        .groups(args.groups.clone());
-    let progress = progress_bar(args.no_progress, manifests.len());
-    let judge = Judge {
+    let (sources, failures) = read_sources(&args);
+    pipeline::add_input_failures(&mut report, failures);
+    let run = Run {
+        args: &args,
         policies: &policies,
-        options: &options,
-        old_objects: &|_| None,
-        progress: &progress,
+        cluster_policies: &cluster_policies,
     };
-    let objects = pipeline::context_objects(cluster_objects, &manifests, &policies, &options);
-    let mut outcomes = pipeline::evaluate(&manifests, &judge, &objects);
-    against_cluster::apply_cluster_modes(
-        &mut outcomes,
-        &manifests,
-        &cluster_policies,
-        &args.namespace,
-    );
-    pipeline::record_verdicts(&mut report, &manifests, &policies, outcomes);
-    if manifests.is_empty() {
+    let tally = run.judge(&mut report, sources, cluster_objects);
+    if tally.objects == 0 {
         report.add_error(no_objects(&args));
     }
     if !args.no_exceptions {
@@ -79,64 +65,104 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
                 path: file.clone(),
                 scope: None,
             }],
-            None => {
-                let mut sources: Vec<String> =
-                    manifests.iter().map(|m| m.source.to_string()).collect();
-                sources.dedup();
-                pipeline::find_exceptions_files(&args.paths, &sources)
-            }
+            None => pipeline::find_exceptions_files(&args.paths, &tally.sources),
         };
         pipeline::apply_exceptions_files(&mut report, &files);
     }
-    // The process exits right after printing: freeing every parsed object one by one would only
-    // add time (about 0.4 s for 10,000 objects).
-    std::mem::forget(manifests);
-    std::mem::forget(objects);
-    print_report(&report.build(), &args)
+    let built = report.build();
+    // What judging freed goes back before the report is rendered, the run's last allocation.
+    passes::release_freed_memory();
+    print_report(&built, &args)
 }
 
-/// Reads the paths (kustomizations rendered with `--kustomize`, their patch files skipped
-/// otherwise) and loads their objects.
-fn load_manifests(args: &CheckArgs, report: &mut aksid_report::ReportBuilder) -> Vec<Manifest> {
-    let (paths, rendered) = if args.kustomize {
+/// What judging a run's inputs needs besides the inputs.
+struct Run<'a> {
+    args: &'a CheckArgs,
+    policies: &'a [ReadyPolicy],
+    cluster_policies: &'a [against_cluster::ClusterPolicy],
+}
+
+impl Run<'_> {
+    /// Judges every object of `sources` against `cluster` with the run's objects laid over it,
+    /// in two passes ([`passes`]) when a policy looks objects up, else in one; records files,
+    /// problems and verdicts, and returns the tally.
+    fn judge(
+        &self,
+        report: &mut aksid_report::ReportBuilder,
+        mut sources: Vec<passes::Source>,
+        cluster: ObjectSet,
+    ) -> passes::Tally {
+        let args = self.args;
+        let options = RequestOptions::default()
+            .namespace(args.namespace.clone())
+            .username(args.user.clone())
+            .groups(args.groups.clone());
+        let load_options = LoadOptions::default().max_bytes(args.max_file_size as u64);
+        let declared = passes::declared_kinds(self.policies);
+        let single_pass = declared.is_empty();
+        let (progress, context) = if single_pass {
+            (growing_progress_bar(args.no_progress, &sources), cluster)
+        } else {
+            let context = (cluster, self.policies, &options);
+            let (tally, context) =
+                passes::survey(report, &mut sources, &load_options, &declared, context);
+            (progress_bar(args.no_progress, tally.objects), context)
+        };
+        let judge = Judge {
+            policies: self.policies,
+            options: &options,
+            old_objects: &|_| None,
+            progress: &progress,
+        };
+        let adjust = |outcomes: &mut Outcomes, manifests: &[Manifest]| {
+            let (policies, namespace) = (self.cluster_policies, &args.namespace);
+            against_cluster::apply_cluster_modes(outcomes, manifests, policies, namespace);
+        };
+        let pass = passes::Pass2 {
+            judge: &judge,
+            context: &context,
+            load_options: &load_options,
+            single_pass,
+            adjust: &adjust,
+        };
+        let tally = passes::judge_sources(report, sources, &pass);
+        // The process exits soon after: freeing the context's objects one by one would only
+        // add time.
+        std::mem::forget(context);
+        tally
+    }
+}
+
+/// Reads the paths within the run's byte budget (`--max-file-size` each, `--max-total-size`
+/// together): kustomizations rendered with `--kustomize` first, their patch files skipped
+/// otherwise. Returns the inputs, in the order they are judged, and what could not be read.
+fn read_sources(args: &CheckArgs) -> (Vec<passes::Source>, Vec<inputs::InputFailure>) {
+    let mut budget = inputs::Budget::new(args.max_file_size, args.max_total_size);
+    let mut sources = Vec::new();
+    let mut failures = Vec::new();
+    let paths = if args.kustomize {
         let dirs = kustomize::kustomization_dirs(&args.paths);
-        let rest: Vec<PathBuf> = args
-            .paths
+        for dir in &dirs {
+            match kustomize::render(dir, &mut budget) {
+                Ok(rendered) => {
+                    sources.push(passes::Source::rendered(rendered.input, rendered.root))
+                }
+                Err(failure) => failures.push(failure),
+            }
+        }
+        args.paths
             .iter()
             .filter(|p| !dirs.contains(p))
             .cloned()
-            .collect();
-        (
-            rest,
-            dirs.iter()
-                .map(|d| kustomize::render(d, args.max_file_size))
-                .collect(),
-        )
+            .collect()
     } else {
-        (args.paths.clone(), Vec::new())
+        args.paths.clone()
     };
-    let mut read = pipeline::read_paths(&paths, args.max_file_size, args.no_ignore);
+    let mut read = pipeline::read_paths_within(&paths, args.no_ignore, &mut budget);
     kustomize::skip_patches(&mut read);
-    let mut manifests = Vec::new();
-    for render in rendered {
-        match render {
-            Ok(rendered) => {
-                let one = inputs::ReadResult {
-                    inputs: vec![rendered.input],
-                    failures: Vec::new(),
-                };
-                let mut objects = pipeline::load_inputs(one, args.max_file_size, report);
-                kustomize::attribute_origins(&mut objects, &rendered.root);
-                for object in &objects {
-                    report.add_file(&object.source);
-                }
-                manifests.extend(objects);
-            }
-            Err(failure) => read.failures.push(failure),
-        }
-    }
-    manifests.extend(pipeline::load_inputs(read, args.max_file_size, report));
-    manifests
+    failures.append(&mut read.failures);
+    sources.extend(read.inputs.into_iter().map(passes::Source::read));
+    (sources, failures)
 }
 
 /// The policies of the run, compiled and with their settings validated, and the errors of
@@ -249,6 +275,18 @@ pub(super) fn write_text(text: &str) -> Result<()> {
     out.flush()?;
     Ok(())
 }
+
+/// A progress bar for a run whose objects are counted as they are judged (no pass 1): its
+/// length grows batch by batch; shown from about [`PROGRESS_THRESHOLD`] objects' worth of input.
+fn growing_progress_bar(no_progress: bool, sources: &[passes::Source]) -> indicatif::ProgressBar {
+    let bytes: usize = sources.iter().map(passes::Source::held_len).sum();
+    let bar = progress_bar(no_progress, bytes / BYTES_PER_OBJECT);
+    bar.set_length(0);
+    bar
+}
+
+/// A typical object's size in YAML, to judge from the input's size whether a run is large.
+const BYTES_PER_OBJECT: usize = 1024;
 
 /// A progress bar on stderr for large runs on a terminal; hidden otherwise, so piped output and
 /// CI logs get nothing extra.

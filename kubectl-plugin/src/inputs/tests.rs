@@ -1,10 +1,11 @@
 use super::*;
+use rstest::rstest;
 use std::time::{Duration, Instant};
 
-const OPTIONS: ReadOptions = ReadOptions {
-    max_file_size: 1024,
-    no_ignore: false,
-};
+/// Reads `paths` with a 1 KiB cap per file and no total.
+fn read(paths: &[PathBuf], no_ignore: bool) -> ReadResult {
+    read_all(paths, no_ignore, &mut Budget::new(1024, usize::MAX))
+}
 
 /// A scratch directory named after the test, emptied first.
 fn scratch(name: &str) -> PathBuf {
@@ -32,9 +33,9 @@ fn directories_are_walked_in_order_skipping_hidden_and_other_files() {
         std::fs::write(dir.join(f), "kind: X").unwrap();
     }
     std::fs::write(dir.join("big.yaml"), vec![b'#'; 2048]).unwrap();
-    let result = read_all(
+    let result = read(
         &[dir.clone(), dir.join("empty"), dir.join("missing.yaml")],
-        OPTIONS,
+        false,
     );
     assert_eq!(names(&result, &dir), ["/a.yml", "/b/z.yaml", "/c.JSON"]);
     assert!(result.inputs.iter().all(|i| i.walked));
@@ -63,7 +64,7 @@ fn symlink_loops_are_not_followed_and_each_file_is_read_once() {
     std::os::unix::fs::symlink(".", dir.join("loop")).unwrap();
     std::os::unix::fs::symlink("..", dir.join("apps/up")).unwrap();
     let started = Instant::now();
-    let result = read_all(std::slice::from_ref(&dir), OPTIONS);
+    let result = read(std::slice::from_ref(&dir), false);
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "{:?}",
@@ -101,15 +102,9 @@ fn gitignored_files_are_skipped_unless_no_ignore() {
     std::fs::write(dir.join(".gitignore"), "out/\n").unwrap();
     std::fs::write(dir.join("charts/out/rendered.yaml"), "kind: X").unwrap();
     std::fs::write(dir.join("charts/app.yaml"), "kind: X").unwrap();
-    let result = read_all(std::slice::from_ref(&dir), OPTIONS);
+    let result = read(std::slice::from_ref(&dir), false);
     assert_eq!(names(&result, &dir), ["/charts/app.yaml"]);
-    let all = read_all(
-        std::slice::from_ref(&dir),
-        ReadOptions {
-            no_ignore: true,
-            ..OPTIONS
-        },
-    );
+    let all = read(std::slice::from_ref(&dir), true);
     assert_eq!(
         names(&all, &dir),
         ["/charts/app.yaml", "/charts/out/rendered.yaml"]
@@ -129,7 +124,7 @@ fn devices_and_fifos_are_refused_without_reading() {
         .unwrap();
     assert!(status.success());
     let started = Instant::now();
-    let result = read_all(&[PathBuf::from("/dev/zero"), fifo], OPTIONS);
+    let result = read(&[PathBuf::from("/dev/zero"), fifo], false);
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(result.inputs.is_empty());
     assert_eq!(result.failures.len(), 2);
@@ -153,4 +148,64 @@ fn reads_stop_at_the_limit_whatever_the_source() {
     assert_eq!(read_bounded(&b"123456"[..], 5).unwrap(), None);
     let endless = std::io::repeat(b'a');
     assert_eq!(read_bounded(endless, 1 << 20).unwrap(), None);
+}
+
+/// Three files of 400, 500 and 300 bytes under a total of `total` bytes (1 KiB each at most):
+/// which are read, and the message of each that is not.
+#[rstest]
+#[case::all_fit_under_the_total(1200, &["a.yaml", "b.yaml", "c.yaml"], &[])]
+#[case::the_one_that_passes_the_total_is_refused_and_a_later_one_that_fits_is_read(
+    800,
+    &["a.yaml", "c.yaml"],
+    &["b.yaml: not read: the run's inputs together would pass the 800 bytes limit (400 bytes already read); raise it with --max-total-size"]
+)]
+#[case::nothing_left_refuses_every_later_file(
+    400,
+    &["a.yaml"],
+    &[
+        "b.yaml: not read: the run's inputs together would pass the 400 bytes limit (400 bytes already read); raise it with --max-total-size",
+        "c.yaml: not read: the run's inputs together would pass the 400 bytes limit (400 bytes already read); raise it with --max-total-size",
+    ]
+)]
+fn the_total_cap_is_counted_across_files(
+    #[case] total: usize,
+    #[case] read_files: &[&str],
+    #[case] refused: &[&str],
+) {
+    let dir = scratch(&format!("total-{total}"));
+    for (name, size) in [("a.yaml", 400), ("b.yaml", 500), ("c.yaml", 300)] {
+        std::fs::write(dir.join(name), vec![b'#'; size]).unwrap();
+    }
+    let mut budget = Budget::new(1024, total);
+    let result = read_all(std::slice::from_ref(&dir), false, &mut budget);
+    let prefix = format!("{}/", dir.display());
+    let names: Vec<&str> = result
+        .inputs
+        .iter()
+        .map(|i| i.name.trim_start_matches(&prefix))
+        .collect();
+    assert_eq!(names, read_files);
+    let messages: Vec<String> = result
+        .failures
+        .iter()
+        .map(|f| {
+            assert_eq!(f.kind, ProblemKind::TooLarge);
+            format!("{}: {}", f.name.trim_start_matches(&prefix), f.message)
+        })
+        .collect();
+    assert_eq!(messages, refused);
+    let kept: usize = result.inputs.iter().map(|i| i.bytes.len()).sum();
+    assert!(kept <= total);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A stream (stdin, a kustomize render) has no size to check first: the total is enforced
+/// while reading, and which limit stopped it is named.
+#[rstest]
+#[case::per_file_cap_is_the_smaller(Budget::new(100, 1000), "per-file")]
+#[case::what_is_left_of_the_total_is_the_smaller(Budget { read: 950, ..Budget::new(100, 1000) }, "not read: the run's inputs together would pass the 1000 bytes limit (950 bytes already read); raise it with --max-total-size")]
+fn streams_stop_at_the_smaller_limit(#[case] budget: Budget, #[case] message: &str) {
+    let endless = std::io::repeat(b'a');
+    assert_eq!(read_bounded(endless, budget.allowance()).unwrap(), None);
+    assert_eq!(budget.overflow("per-file".to_owned()), message);
 }

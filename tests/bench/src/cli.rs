@@ -2,10 +2,21 @@
 //! measured with a cold (fresh, empty) and a warm compile cache.
 
 use crate::process::{self, Measured};
-use crate::table::{CliRow, Run, SmallFile};
+use crate::table::{CliRow, Run, SmallFile, Tree};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// What the bench reads of a JSON report.
+#[derive(serde::Deserialize)]
+struct ReportSummary {
+    summary: Option<Summary>,
+}
+
+#[derive(serde::Deserialize)]
+struct Summary {
+    objects: Option<u64>,
+}
 
 /// The binary and the scratch directory of its runs.
 pub(crate) struct Cli {
@@ -19,6 +30,18 @@ impl Cli {
     /// rejected) are both success, 2 or a signal fails the bench, as does an object count that
     /// differs from the generated one (the run would not have measured what it claims).
     pub(crate) fn check(&self, input: &Path, cache_dir: &Path, objects: usize) -> Result<Run> {
+        let (run, _) = self.check_counting(input, cache_dir, Some(objects))?;
+        Ok(run)
+    }
+
+    /// [`check`](Self::check), returning the number of objects the report counted (checked
+    /// against `objects` when given).
+    pub(crate) fn check_counting(
+        &self,
+        input: &Path,
+        cache_dir: &Path,
+        objects: Option<usize>,
+    ) -> Result<(Run, u64)> {
         let (stdout, stderr) = (
             self.scratch.join("check.stdout.json"),
             self.scratch.join("check.stderr"),
@@ -56,30 +79,31 @@ impl Cli {
                 tail()
             ),
         }
-        let output = std::fs::read(&stdout)
+        let output = std::fs::File::open(&stdout)
             .with_context(|| format!("failed to read {}", stdout.display()))?;
-        let report: serde_json::Value = serde_json::from_slice(&output).with_context(|| {
-            format!(
-                "`check -f {} -o json` printed no JSON report",
-                input.display()
-            )
-        })?;
-        match report
-            .pointer("/summary/objects")
-            .and_then(serde_json::Value::as_u64)
-        {
-            Some(seen) if seen != objects as u64 => {
+        // Only the count is read, streaming: parsing a 100,000-object report whole would raise
+        // the bench's own resident set to hundreds of MiB.
+        let report: ReportSummary = serde_json::from_reader(std::io::BufReader::new(output))
+            .with_context(|| {
+                format!(
+                    "`check -f {} -o json` printed no JSON report",
+                    input.display()
+                )
+            })?;
+        let seen = report.summary.and_then(|s| s.objects);
+        match (seen, objects) {
+            (Some(seen), Some(objects)) if seen != objects as u64 => {
                 bail!(
                     "`check -f {}` checked {seen} objects, but {objects} were generated",
                     input.display()
                 )
             }
-            Some(_) => {}
-            None => eprintln!(
+            (Some(_), _) => {}
+            (None, _) => eprintln!(
                 "aksid-bench: warning: the JSON report has no summary.objects; object count not verified"
             ),
         }
-        Ok(Run { wall, peak_rss_kib })
+        Ok((Run { wall, peak_rss_kib }, seen.unwrap_or(0)))
     }
 
     fn fresh_cache(&self, name: &str) -> Result<PathBuf> {
@@ -110,9 +134,9 @@ impl Cli {
         })
     }
 
-    /// A generated set of `objects` objects in `files` files under `input`: `cold_runs` runs,
-    /// each with a fresh empty cache, then one unmeasured run to fill the warm cache and
-    /// `warm_runs` measured runs with it.
+    /// A generated set of `objects` objects in `files` files under `input`: `cold_runs` runs
+    /// (none: no cold row), each with a fresh empty cache, then one unmeasured run to fill the
+    /// warm cache and `warm_runs` measured runs with it.
     pub(crate) fn measure_set(
         &self,
         input: &Path,
@@ -121,10 +145,14 @@ impl Cli {
         cold_runs: usize,
         warm_runs: usize,
     ) -> Result<CliRow> {
-        let cold = self.repeat(cold_runs, || {
-            let cache = self.fresh_cache("cache-cold")?;
-            self.check(input, &cache, objects)
-        })?;
+        let cold = if cold_runs == 0 {
+            None
+        } else {
+            Some(self.repeat(cold_runs, || {
+                let cache = self.fresh_cache("cache-cold")?;
+                self.check(input, &cache, objects)
+            })?)
+        };
         let warm_cache = self.warm_cache()?;
         self.check(input, &warm_cache, objects)?;
         let warm = self.repeat(warm_runs, || self.check(input, &warm_cache, objects))?;
@@ -135,6 +163,29 @@ impl Cli {
             cold_runs,
             warm,
             warm_runs,
+        })
+    }
+
+    /// The tree of real manifests under `input` (`bytes` in `files` files), warm cache, `runs`
+    /// measured runs after one unmeasured.
+    pub(crate) fn measure_tree(
+        &self,
+        input: &Path,
+        bytes: usize,
+        files: usize,
+        runs: usize,
+    ) -> Result<Tree> {
+        let warm_cache = self.warm_cache()?;
+        let (_, objects) = self.check_counting(input, &warm_cache, None)?;
+        let run = self.repeat(runs, || {
+            Ok(self.check_counting(input, &warm_cache, None)?.0)
+        })?;
+        Ok(Tree {
+            bytes,
+            files,
+            objects,
+            run,
+            runs,
         })
     }
 

@@ -21,7 +21,7 @@
 //! ```
 
 mod objects;
-mod rng;
+pub(crate) mod rng;
 mod values;
 
 use objects::FileWriter;

@@ -4,8 +4,10 @@
 //! machine: `kubectl-aksid check -f` (the release binary, in a child process) with the compile
 //! cache cold and warm, wall time and peak RSS; evaluations per second per policy through the
 //! host library on one core and on all cores, and of the same rule code linked natively; module
-//! sizes; and Checkov, installed from PyPI into `.bench/venv`, on the same files. Prints one
+//! sizes; and Checkov, installed from PyPI into `.bench/venv`, on the same files; and the peak
+//! RSS of `check -f` on a 15 MB tree of real manifests (`aksid_bench::real_tree`). Prints one
 //! markdown table with each target next to its number, and writes it to `.bench/results.md`.
+//! `--rss-only` measures just the memory rows (1k, 10k, 100k objects and the real tree).
 //!
 //! Speed goals are judged by the printed numbers, never by timed tests.
 
@@ -16,6 +18,7 @@ mod process;
 mod table;
 
 use aksid_bench::generate::{self, DEFAULT_SEED};
+use aksid_bench::real_tree;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use std::path::{Path, PathBuf};
@@ -27,7 +30,7 @@ use table::Results;
 #[derive(Debug, Parser)]
 #[command(
     name = "aksid-bench",
-    after_help = "Examples:\n  make bench\n  cargo run --release -p aksid-bench -- --sizes 100,1000 --skip-checkov\n  cargo run --release -p aksid-bench -- --quick"
+    after_help = "Examples:\n  make bench\n  cargo run --release -p aksid-bench -- --sizes 100,1000 --skip-checkov\n  cargo run --release -p aksid-bench -- --quick\n  cargo run --release -p aksid-bench -- --rss-only"
 )]
 struct Args {
     /// Sizes of the generated manifest sets, in objects [default: 100,1000,10000; 100 with
@@ -40,6 +43,11 @@ struct Args {
     /// A smoke run: 100 objects, one run each, short evaluation loops, no Checkov.
     #[arg(long)]
     quick: bool,
+    /// Only the memory rows: peak RSS of `check -f` with a warm cache on the --sizes sets
+    /// [default: 1000,10000,100000] and on the 15 MB tree of real manifests; no cold runs,
+    /// evaluations, module sizes or Checkov.
+    #[arg(long, conflicts_with = "quick")]
+    rss_only: bool,
     /// Seed of the manifest generator.
     #[arg(long, default_value_t = DEFAULT_SEED, value_name = "NUM")]
     seed: u64,
@@ -84,18 +92,10 @@ fn run(args: Args) -> Result<()> {
     // The warm cache is filled by this run's binary, never by an older one.
     let _ = std::fs::remove_dir_all(scratch.join("cache-warm"));
 
-    let mut sizes = args.sizes.clone().unwrap_or_else(|| {
-        if args.quick {
-            vec![100]
-        } else {
-            vec![100, 1000, 10_000]
-        }
-    });
-    sizes.sort_unstable();
-    sizes.dedup();
-    if sizes.contains(&0) {
-        bail!("--sizes must be positive");
+    if args.rss_only {
+        return run_rss_only(&args, &root, &bench, &scratch);
     }
+    let sizes = sizes(&args, &[100, 1000, 10_000])?;
     let (cold_runs, warm_runs) = if args.quick {
         (1, 1)
     } else {
@@ -111,12 +111,8 @@ fn run(args: Args) -> Result<()> {
     generate::write(&small, &small_files)?;
     let small_file = small.join(&small_files[0].0);
 
-    let target_dir =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let binary = args
-        .binary
-        .clone()
-        .unwrap_or_else(|| target_dir.join("release").join("kubectl-aksid"));
+    let binary = binary(&args, &root);
+    let mut tree = Err(format!("{} not found; build it first", binary.display()));
     let (cli, small_file) = if binary.is_file() {
         let cli = cli::Cli {
             binary,
@@ -130,6 +126,7 @@ fn run(args: Args) -> Result<()> {
             );
             rows.push(cli.measure_set(&set.dir, set.objects, set.files, cold_runs, warm_runs)?);
         }
+        tree = measure_tree(&cli, &root, &bench, args.seed, warm_runs);
         eprintln!("aksid-bench: check -f on one small file ({small_runs} runs)");
         (
             Ok(rows),
@@ -181,17 +178,107 @@ fn run(args: Args) -> Result<()> {
 
     let results = Results {
         cli,
+        tree,
         small_file,
         evaluations,
         modules,
         checkov,
     };
-    let text = format!("{}\n\n{}", describe_machine(&root), results.table());
+    print_results(&root, &bench, &results)
+}
+
+/// `--sizes`, sorted and deduplicated, else `default`.
+fn sizes(args: &Args, default: &[usize]) -> Result<Vec<usize>> {
+    let mut sizes = args.sizes.clone().unwrap_or_else(|| {
+        if args.quick {
+            vec![100]
+        } else {
+            default.to_vec()
+        }
+    });
+    sizes.sort_unstable();
+    sizes.dedup();
+    if sizes.contains(&0) {
+        bail!("--sizes must be positive");
+    }
+    Ok(sizes)
+}
+
+/// `--binary`, else `$CARGO_TARGET_DIR/release/kubectl-aksid`.
+fn binary(args: &Args, root: &Path) -> PathBuf {
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    args.binary
+        .clone()
+        .unwrap_or_else(|| target_dir.join("release").join("kubectl-aksid"))
+}
+
+fn print_results(root: &Path, bench: &Path, results: &Results) -> Result<()> {
+    let text = format!("{}\n\n{}", describe_machine(root), results.table());
     print!("{text}");
     let out = bench.join("results.md");
     std::fs::write(&out, &text).with_context(|| format!("failed to write {}", out.display()))?;
     eprintln!("aksid-bench: wrote {}", out.display());
     Ok(())
+}
+
+/// `--rss-only`: the warm peak RSS of each set and of the real tree, and the growth row.
+fn run_rss_only(args: &Args, root: &Path, bench: &Path, scratch: &Path) -> Result<()> {
+    let sizes = sizes(args, &[1000, 10_000, 100_000])?;
+    let binary = binary(args, root);
+    if !binary.is_file() {
+        bail!(
+            "{} not found; build it first (`make build`)",
+            binary.display()
+        );
+    }
+    let sets = generate_sets(&bench.join("sets"), &sizes, args.seed)?;
+    let cli = cli::Cli {
+        binary,
+        scratch: scratch.to_owned(),
+    };
+    let runs = args.warm_runs.unwrap_or(3).max(1);
+    let mut rows = Vec::new();
+    for set in &sets {
+        eprintln!(
+            "aksid-bench: check -f on {} objects ({runs} warm runs)",
+            set.objects
+        );
+        rows.push(cli.measure_set(&set.dir, set.objects, set.files, 0, runs)?);
+    }
+    let skipped = "--rss-only".to_owned();
+    let results = Results {
+        cli: Ok(rows),
+        tree: measure_tree(&cli, root, bench, args.seed, runs),
+        small_file: Err(skipped.clone()),
+        evaluations: Err(skipped.clone()),
+        modules: Err(skipped.clone()),
+        checkov: Err(skipped.clone()),
+    };
+    print_results(root, bench, &results)
+}
+
+/// Builds the 15 MB tree of real manifests into `.bench/sets/real-tree` and measures it; an
+/// error becomes the row's reason.
+fn measure_tree(
+    cli: &cli::Cli,
+    root: &Path,
+    bench: &Path,
+    seed: u64,
+    runs: usize,
+) -> Result<table::Tree, String> {
+    let measure = || -> Result<table::Tree> {
+        let corpus = root.join("tests/corpus");
+        let files = real_tree::build(&corpus, real_tree::ARGO_CD_BYTES, seed)
+            .with_context(|| format!("failed to read {}", corpus.display()))?;
+        let dir = bench.join("sets").join("real-tree");
+        generate::write(&dir, &files)
+            .with_context(|| format!("failed to write {}", dir.display()))?;
+        let bytes = files.iter().map(|(_, text)| text.len()).sum();
+        eprintln!("aksid-bench: check -f on {bytes} bytes of real manifests ({runs} warm runs)");
+        cli.measure_tree(&dir, bytes, files.len(), runs)
+    };
+    measure().map_err(|e| format!("{e:#}"))
 }
 
 /// One generated set on disk.
@@ -291,6 +378,7 @@ mod smoke {
 
         let results = Results {
             cli: Err("not built".into()),
+            tree: Err("not built".into()),
             small_file: Err("not built".into()),
             evaluations: Err("no modules".into()),
             modules: engine::module_sizes(&workspace_root().join("artifacts"))

@@ -6,8 +6,15 @@ use std::time::Duration;
 
 /// Wall time of `check -f` on 10,000 objects with a warm cache.
 pub(crate) const TARGET_WALL_10K: Duration = Duration::from_millis(1000);
-/// Peak resident set of any `check -f` run.
+/// Peak resident set of a `check -f` run on up to 10,000 objects.
 pub(crate) const TARGET_PEAK_RSS_MIB: f64 = 150.0;
+/// Peak resident set of `check -f` on 10,000 objects (issue 9).
+pub(crate) const TARGET_PEAK_RSS_10K_MIB: f64 = 100.0;
+/// Peak resident set of `check -f` on the 15 MB tree of real manifests (Argo CD's size).
+pub(crate) const TARGET_PEAK_RSS_TREE_MIB: f64 = 80.0;
+/// Memory grows linearly: each object past 10,000 may cost at most this many times what each
+/// object from 1,000 to 10,000 cost.
+pub(crate) const TARGET_RSS_SLOPE_RATIO: f64 = 2.0;
 /// Wasm evaluations may be at most this many times slower than native ones.
 pub(crate) const TARGET_WASM_NATIVE: f64 = 2.0;
 /// aksid's throughput (objects/s) over Checkov's, at least.
@@ -27,12 +34,25 @@ pub(crate) struct Run {
 pub(crate) struct CliRow {
     pub(crate) objects: usize,
     pub(crate) files: usize,
-    /// Median wall time and largest peak RSS of the cold runs (fresh empty cache each).
-    pub(crate) cold: Run,
+    /// Median wall time and largest peak RSS of the cold runs (fresh empty cache each), unless
+    /// only the warm runs were measured.
+    pub(crate) cold: Option<Run>,
     pub(crate) cold_runs: usize,
     /// Median wall time and largest peak RSS of the warm runs.
     pub(crate) warm: Run,
     pub(crate) warm_runs: usize,
+}
+
+/// `check -f` on the tree of real manifests ([`aksid_bench::real_tree`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Tree {
+    pub(crate) bytes: usize,
+    pub(crate) files: usize,
+    /// As the report counted them.
+    pub(crate) objects: u64,
+    /// Median wall time and largest peak RSS, warm cache.
+    pub(crate) run: Run,
+    pub(crate) runs: usize,
 }
 
 /// `check -f` on one small file.
@@ -83,6 +103,7 @@ pub(crate) struct Checkov {
 #[derive(Debug, Clone)]
 pub(crate) struct Results {
     pub(crate) cli: Result<Vec<CliRow>, String>,
+    pub(crate) tree: Result<Tree, String>,
     pub(crate) small_file: Result<SmallFile, String>,
     pub(crate) evaluations: Result<Evaluations, String>,
     pub(crate) modules: Result<Vec<(String, u64)>, String>,
@@ -94,11 +115,22 @@ fn verdict(label: String, met: bool) -> String {
     format!("{label} {}", if met { "✓" } else { "✗" })
 }
 
-fn rss_target(run: &Run) -> String {
+/// The RSS target of a generated set: 100 MiB at 10,000 objects, 150 below; above, the
+/// growth row judges linearity.
+fn rss_target(objects: usize, run: &Run) -> String {
+    let target = match objects {
+        10_000 => TARGET_PEAK_RSS_10K_MIB,
+        n if n < 10_000 => TARGET_PEAK_RSS_MIB,
+        _ => return "RSS grows linearly (below)".to_owned(),
+    };
     verdict(
-        format!("RSS ≤ {TARGET_PEAK_RSS_MIB:.0} MiB"),
-        mib(run.peak_rss_kib) <= TARGET_PEAK_RSS_MIB,
+        format!("RSS ≤ {target:.0} MiB"),
+        mib(run.peak_rss_kib) <= target,
     )
+}
+
+fn none_str() -> String {
+    "—".to_owned()
 }
 
 fn mib(kib: u64) -> f64 {
@@ -164,11 +196,11 @@ impl Results {
                         thousands(row.objects as u64),
                         row.files
                     );
-                    for (cache, run, runs) in [
-                        ("cold", &row.cold, row.cold_runs),
-                        ("warm", &row.warm, row.warm_runs),
-                    ] {
-                        let mut target = rss_target(run);
+                    let cold = row.cold.as_ref().map(|run| ("cold", run, row.cold_runs));
+                    for (cache, run, runs) in
+                        cold.into_iter().chain([("warm", &row.warm, row.warm_runs)])
+                    {
+                        let mut target = rss_target(row.objects, run);
                         if cache == "warm" && row.objects == 10_000 {
                             target = format!(
                                 "{} · {target}",
@@ -197,6 +229,8 @@ impl Results {
                 none(),
             ]),
         }
+        self.growth_row(&mut rows);
+        self.tree_row(&mut rows);
         match &self.small_file {
             Ok(small) => rows.push([
                 format!(
@@ -272,6 +306,58 @@ impl Results {
         table
     }
 
+    /// Peak RSS per 1,000 more objects, from 1,000 to 10,000 and from 10,000 to 100,000 (warm
+    /// cache): linear growth keeps the second near the first.
+    fn growth_row(&self, rows: &mut Vec<[String; 3]>) {
+        let Ok(cli) = &self.cli else { return };
+        let warm = |objects: usize| {
+            cli.iter()
+                .find(|r| r.objects == objects)
+                .map(|r| mib(r.warm.peak_rss_kib))
+        };
+        let (Some(one), Some(ten), Some(hundred)) = (warm(1000), warm(10_000), warm(100_000))
+        else {
+            return;
+        };
+        let first = (ten - one) / 9.0;
+        let second = (hundred - ten) / 90.0;
+        rows.push([
+            "`check -f` peak RSS per 1,000 more objects, warm cache: 1,000→10,000 · 10,000→100,000"
+                .into(),
+            format!("{first:.2} MiB · {second:.2} MiB"),
+            verdict(
+                format!("linear (second ≤ {TARGET_RSS_SLOPE_RATIO:.0}× first)"),
+                second <= TARGET_RSS_SLOPE_RATIO * first.max(0.01),
+            ),
+        ]);
+    }
+
+    fn tree_row(&self, rows: &mut Vec<[String; 3]>) {
+        let what = "`check -f`, tree of real manifests (tests/corpus copied with renamed objects; \
+                    stands in for Argo CD's 15 MB tree)";
+        match &self.tree {
+            Ok(tree) => rows.push([
+                format!(
+                    "{what}: {:.1} MB in {} files, {} objects, warm cache (median of {})",
+                    tree.bytes as f64 / 1e6,
+                    thousands(tree.files as u64),
+                    thousands(tree.objects),
+                    tree.runs
+                ),
+                format!(
+                    "{} · peak RSS {:.0} MiB",
+                    duration(tree.run.wall),
+                    mib(tree.run.peak_rss_kib)
+                ),
+                verdict(
+                    format!("RSS ≤ {TARGET_PEAK_RSS_TREE_MIB:.0} MiB"),
+                    mib(tree.run.peak_rss_kib) <= TARGET_PEAK_RSS_TREE_MIB,
+                ),
+            ]),
+            Err(why) => rows.push([what.into(), format!("skipped: {why}"), none_str()]),
+        }
+    }
+
     fn checkov_rows(&self, rows: &mut Vec<[String; 3]>) {
         let checkov = match &self.checkov {
             Ok(checkov) => checkov,
@@ -316,10 +402,16 @@ impl Results {
                 .and_then(|cli| cli.iter().find(|r| r.objects == row.objects));
             if let Some(aksid) = aksid {
                 let warm = wall.as_secs_f64() / aksid.warm.wall.as_secs_f64().max(1e-9);
-                let cold = wall.as_secs_f64() / aksid.cold.wall.as_secs_f64().max(1e-9);
+                let cold = match &aksid.cold {
+                    Some(cold) => {
+                        let ratio = wall.as_secs_f64() / cold.wall.as_secs_f64().max(1e-9);
+                        format!(" · {ratio:.0}× cold cache")
+                    }
+                    None => String::new(),
+                };
                 rows.push([
                     format!("aksid/Checkov throughput, {objects} objects"),
-                    format!("{warm:.0}× warm cache · {cold:.0}× cold cache"),
+                    format!("{warm:.0}× warm cache{cold}"),
                     verdict(
                         format!("≥ {TARGET_CHECKOV_RATIO:.0}×"),
                         warm >= TARGET_CHECKOV_RATIO,
@@ -346,11 +438,18 @@ mod tests {
             cli: Ok(vec![CliRow {
                 objects: 10_000,
                 files: 341,
-                cold: run(1500, 120),
+                cold: Some(run(1500, 120)),
                 cold_runs: 3,
                 warm: run(900, 160),
                 warm_runs: 5,
             }]),
+            tree: Ok(Tree {
+                bytes: 15_000_000,
+                files: 2790,
+                objects: 5340,
+                run: run(700, 90),
+                runs: 3,
+            }),
             small_file: Ok(SmallFile {
                 objects: 8,
                 run: run(31, 20),
@@ -405,8 +504,10 @@ mod tests {
                 .find(|l| l.contains(needle))
                 .unwrap_or_else(|| panic!("{needle}\n{table}"))
         };
-        assert!(line("10,000 objects in 341 files, warm").contains("≤ 1.00 s ✓ · RSS ≤ 150 MiB ✗"));
-        assert!(line("10,000 objects in 341 files, cold").ends_with("RSS ≤ 150 MiB ✓ |"));
+        assert!(line("10,000 objects in 341 files, warm").contains("≤ 1.00 s ✓ · RSS ≤ 100 MiB ✗"));
+        assert!(line("10,000 objects in 341 files, cold").ends_with("RSS ≤ 100 MiB ✗ |"));
+        assert!(line("stands in for Argo CD").contains("15.0 MB in 2,790 files, 5,340 objects"));
+        assert!(line("stands in for Argo CD").ends_with("peak RSS 90 MiB | RSS ≤ 80 MiB ✗ |"));
         assert!(line("one file of 8 objects").contains("≤ 30.0 ms ✗"));
         assert!(line("`no-local-accounts` evaluations/s").contains("1.60×"));
         assert!(line("`no-local-accounts` evaluations/s").contains("✓"));
@@ -422,13 +523,59 @@ mod tests {
     fn skipped_parts_say_why() {
         let results = Results {
             cli: Err("no binary".into()),
+            tree: Err("no binary".into()),
             small_file: Err("no binary".into()),
             evaluations: Err("no modules".into()),
             modules: Err("no modules".into()),
             checkov: Err("pip failed".into()),
         };
         let table = results.table();
-        assert_eq!(table.lines().count(), 2 + 5);
+        assert_eq!(table.lines().count(), 2 + 6);
         assert!(table.lines().skip(2).all(|l| l.contains("skipped: ")));
+    }
+}
+
+#[cfg(test)]
+mod growth {
+    use super::tests::sample;
+    use super::*;
+
+    fn row(objects: usize, rss_mib: u64) -> CliRow {
+        let run = Run {
+            wall: Duration::from_millis(100),
+            peak_rss_kib: rss_mib * 1024,
+        };
+        CliRow {
+            objects,
+            files: objects / 30,
+            cold: None,
+            cold_runs: 0,
+            warm: run,
+            warm_runs: 1,
+        }
+    }
+
+    /// The growth row's verdict from the warm peak RSS at 1k, 10k and 100k objects; sets
+    /// measured warm only have no cold rows.
+    #[test]
+    fn growth_is_judged_linear_or_not() {
+        for (case, one, ten, hundred, mark) in [
+            ("linear", 30, 66, 420, "✓ |"),
+            ("superlinear", 30, 66, 1500, "✗ |"),
+        ] {
+            let mut results = sample();
+            results.cli = Ok(vec![
+                row(1000, one),
+                row(10_000, ten),
+                row(100_000, hundred),
+            ]);
+            let table = results.table();
+            let line = table
+                .lines()
+                .find(|l| l.contains("per 1,000 more objects"))
+                .unwrap_or_else(|| panic!("{case}: no growth row:\n{table}"));
+            assert!(line.ends_with(mark), "{case}: {line}");
+            assert!(!table.contains("cold cache ("), "{case}: {table}");
+        }
     }
 }

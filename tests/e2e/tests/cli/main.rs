@@ -42,3 +42,4 @@ mod pre_commit;
 
 mod hardening;
 mod limits;
+mod memory;
