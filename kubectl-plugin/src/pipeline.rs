@@ -6,7 +6,7 @@
 
 pub mod passes;
 
-use crate::cli::PolicyArgs;
+use crate::cli::{PolicyArgs, TrustArgs};
 use crate::inputs::{self, InputFailure, ReadResult};
 use crate::policy_set::{self, Module, ReadyPolicy};
 use crate::settings_file::SettingsFile;
@@ -46,6 +46,74 @@ pub fn prepare_policies(
     settings: &SettingsFile,
 ) -> Result<Vec<ReadyPolicy>> {
     policy_set::compile(host, modules, settings)
+}
+
+/// The time and memory each evaluation of a run may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall-clock limit per evaluation.
+    pub timeout: Duration,
+    /// Memory budget per evaluation.
+    pub memory_limit: usize,
+}
+
+/// The policies of a run (those `keep` accepts), compiled and with their settings validated,
+/// and the errors of those that could not be used (a `--policy` that fails to load, an invalid
+/// settings file): the run goes on with the others, reports the errors in its chosen format and
+/// exits 2, so SARIF and JUnit steps still get a complete document.
+pub fn ready_policies(
+    policy: &PolicyArgs,
+    trust: &TrustArgs,
+    limits: Limits,
+    keep: fn(&Module) -> bool,
+) -> (Vec<ReadyPolicy>, Vec<InputError>) {
+    let mut errors = Vec::new();
+    let grants = policy_set::Grants::from_args(trust);
+    let (mut modules, failures) = match policy_set::modules_lenient(policy, &grants) {
+        Ok(loaded) => loaded,
+        Err(e) => return (Vec::new(), vec![run_error(&e)]),
+    };
+    for f in failures {
+        let message = terminal_safe(&format!("--policy {}: {:#}", f.spec, f.error), false);
+        errors.push(policy_error(&f.spec, None, message));
+    }
+    let settings = match policy_set::settings(policy, &modules) {
+        Ok(settings) => settings,
+        Err(e) => {
+            // Judging with defaults the settings file meant to change could pass what it
+            // rejects: nothing is judged.
+            let file = policy.settings.as_ref().map(|p| p.display().to_string());
+            let message = format!("{:#}; nothing was checked: fix the settings file", e);
+            errors.push(file_error(
+                file.as_deref().unwrap_or("--settings"),
+                None,
+                terminal_safe(&message, false),
+            ));
+            return (Vec::new(), errors);
+        }
+    };
+    modules.retain(keep);
+    let host = match host(policy, limits.timeout, limits.memory_limit) {
+        Ok(host) => host,
+        Err(e) => {
+            errors.push(run_error(&e));
+            return (Vec::new(), errors);
+        }
+    };
+    let (ready, failed) = policy_set::compile_lenient(&host, modules, &settings);
+    for f in failed {
+        errors.push(policy_error("--policy", Some(&f.id), f.message));
+    }
+    (ready, errors)
+}
+
+/// What stopped every policy from running (the host could not start, or the run itself).
+pub fn run_error(e: &anyhow::Error) -> InputError {
+    policy_error(
+        "kubectl-aksid",
+        None,
+        terminal_safe(&format!("{e:#}; nothing was checked"), false),
+    )
 }
 
 /// A report that knows the run's policies (with their provenance) and default namespace, and

@@ -13,10 +13,10 @@ use super::check;
 use crate::Outcome;
 use crate::cli::{AuditArgs, AuditFormat};
 use crate::pipeline;
-use crate::policy_set::{self, ReadyPolicy};
-use aksid_host::{Host, ObjectSet};
+use crate::policy_set::ReadyPolicy;
+use aksid_host::ObjectSet;
 use aksid_manifests::{Manifest, ProblemKind, RequestOptions, UserInfo};
-use aksid_report::render::{OpenReportsOptions, openreports};
+use aksid_report::render::{OpenReportsOptions, openreports, terminal_safe};
 use aksid_report::{Format, InputError, PolicyInfo, Report, ReportBuilder, render};
 use anyhow::Result;
 use cluster::{ApiResource, Kubectl, ListError};
@@ -34,14 +34,31 @@ struct Target {
 }
 
 pub fn execute(args: AuditArgs) -> Result<Outcome> {
-    let policies = prepare_policies(&args)?;
-    let kubectl = Kubectl::new(&args.cluster);
-    cluster::check_reachable(&kubectl)?;
+    // As the audit scanner, policies with `backgroundAudit: false` are left out: they asked not
+    // to judge existing objects. What cannot be used is an error inside the report (exit 2).
+    let limits = pipeline::Limits {
+        timeout: args.timeout,
+        memory_limit: args.memory_limit,
+    };
+    let (policies, errors) = pipeline::ready_policies(&args.policy, &args.trust, limits, |m| {
+        m.metadata.background_audit
+    });
     let mut report = ReportBuilder::new();
     for p in &policies {
         report.add_policy(PolicyInfo::from_metadata(p.id.clone(), &p.metadata));
     }
-    let targets = plan(&kubectl, &policies)?;
+    for error in errors {
+        report.add_error(error);
+    }
+    let kubectl = Kubectl::new(&args.cluster);
+    let targets = match cluster::check_reachable(&kubectl).and_then(|()| plan(&kubectl, &policies))
+    {
+        Ok(targets) => targets,
+        Err(e) => {
+            report.add_error(unreachable_error(&e));
+            Vec::new()
+        }
+    };
     let progress = spinner(args.no_progress);
     // -A is the default; clap refuses it together with -n.
     let namespace = args.namespace.as_deref().filter(|_| !args.all_namespaces);
@@ -168,19 +185,30 @@ fn render_audit(report: &Report, args: &AuditArgs) -> String {
     }
 }
 
-/// The policies of the audit, compiled with their settings. As the audit scanner, policies
-/// with `backgroundAudit: false` are left out: they asked not to judge existing objects.
-fn prepare_policies(args: &AuditArgs) -> Result<Vec<ReadyPolicy>> {
-    let grants = policy_set::Grants::from_args(&args.trust);
-    let mut modules = policy_set::modules_granted(&args.policy, &grants)?;
-    let settings = policy_set::settings(&args.policy, &modules)?;
-    modules.retain(|m| m.metadata.background_audit);
-    let host = Host::new(
-        policy_set::host_config(&args.policy)
-            .timeout(args.timeout)
-            .memory_limit(args.memory_limit),
-    )?;
-    policy_set::compile(&host, modules, &settings)
+/// The cluster could not be reached or its resources not discovered: nothing was listed.
+fn unreachable_error(e: &anyhow::Error) -> InputError {
+    InputError {
+        file: "kubectl".to_owned(),
+        document: None,
+        line: 1,
+        field: None,
+        kind: ProblemKind::ListFailed,
+        // One line: the report lists each error on one.
+        message: terminal_safe(
+            &format!(
+                "{}; nothing was audited",
+                format!("{e:#}")
+                    .split('\n')
+                    .filter(|line| !line.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .trim_end_matches('.')
+            ),
+            true,
+        ),
+        policy: None,
+        object: None,
+    }
 }
 
 /// What to list: every listable resource some policy's CREATE rules select, once per group and

@@ -9,11 +9,10 @@
 use crate::Outcome;
 use crate::cli::{CheckArgs, ColorChoice, OutputFormat};
 use crate::pipeline::{self, Judge, passes};
-use crate::policy_set::{self, ReadyPolicy};
+use crate::policy_set::ReadyPolicy;
 use crate::{inputs, kustomize};
 use aksid_host::ObjectSet;
 use aksid_manifests::{LoadOptions, Manifest, ProblemKind, RequestOptions};
-use aksid_report::render::terminal_safe;
 use aksid_report::{Format, InputError, render};
 use anyhow::Result;
 use std::io::{IsTerminal, Write};
@@ -38,7 +37,12 @@ pub fn execute(args: CheckArgs) -> Result<Outcome> {
     } else {
         // A policy or settings file that cannot be used is an error in the report, not an
         // empty stdout: SARIF and JUnit steps still get a complete document.
-        let (policies, errors) = prepare_policies(&args);
+        let limits = pipeline::Limits {
+            timeout: args.timeout,
+            memory_limit: args.memory_limit,
+        };
+        let (policies, errors) =
+            pipeline::ready_policies(&args.policy, &args.trust, limits, |_| true);
         (policies, ObjectSet::new(), Vec::new(), errors)
     };
     let mut report = pipeline::new_report(&policies, &args.namespace);
@@ -163,62 +167,6 @@ fn read_sources(args: &CheckArgs) -> (Vec<passes::Source>, Vec<inputs::InputFail
     failures.append(&mut read.failures);
     sources.extend(read.inputs.into_iter().map(passes::Source::read));
     (sources, failures)
-}
-
-/// The policies of the run, compiled and with their settings validated, and the errors of
-/// those that could not be used (a `--policy` that fails to load, an invalid settings file):
-/// the run goes on with the others and exits 2.
-fn prepare_policies(args: &CheckArgs) -> (Vec<ReadyPolicy>, Vec<InputError>) {
-    let mut errors = Vec::new();
-    let grants = policy_set::Grants::from_args(&args.trust);
-    let (modules, failures) = match policy_set::modules_lenient(&args.policy, &grants) {
-        Ok(loaded) => loaded,
-        Err(e) => return (Vec::new(), vec![run_error(&e)]),
-    };
-    for f in failures {
-        let message = terminal_safe(&format!("--policy {}: {:#}", f.spec, f.error), false);
-        errors.push(pipeline::policy_error(&f.spec, None, message));
-    }
-    let settings = match policy_set::settings(&args.policy, &modules) {
-        Ok(settings) => settings,
-        Err(e) => {
-            // Judging with defaults the settings file meant to change could pass what it
-            // rejects: nothing is judged.
-            let file = args
-                .policy
-                .settings
-                .as_ref()
-                .map(|p| p.display().to_string());
-            let message = format!("{:#}; nothing was checked: fix the settings file", e);
-            errors.push(pipeline::file_error(
-                file.as_deref().unwrap_or("--settings"),
-                None,
-                terminal_safe(&message, false),
-            ));
-            return (Vec::new(), errors);
-        }
-    };
-    let host = match pipeline::host(&args.policy, args.timeout, args.memory_limit) {
-        Ok(host) => host,
-        Err(e) => {
-            errors.push(run_error(&e));
-            return (Vec::new(), errors);
-        }
-    };
-    let (ready, failed) = policy_set::compile_lenient(&host, modules, &settings);
-    for f in failed {
-        errors.push(pipeline::policy_error("--policy", Some(&f.id), f.message));
-    }
-    (ready, errors)
-}
-
-/// What stopped every policy from running (the host could not start).
-fn run_error(e: &anyhow::Error) -> InputError {
-    pipeline::policy_error(
-        "kubectl-aksid",
-        None,
-        terminal_safe(&format!("{e:#}; nothing was checked"), false),
-    )
 }
 
 /// A run that finds no objects at all fails: a broken render step must not pass silently.

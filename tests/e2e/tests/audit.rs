@@ -208,7 +208,7 @@ mod audit {
     }
 
     /// Without `--context`, kubectl's current context is used: here one that cannot be reached,
-    /// which is a clear error, not an empty audit.
+    /// which is a clear error inside the report (exit 2), not an empty audit, in every format.
     #[test]
     fn unreachable_current_context_is_a_clear_error() {
         let dir = scratch("unreachable_current_context_is_a_clear_error");
@@ -216,15 +216,53 @@ mod audit {
         let run = cluster.aksid(&["audit"]);
         assert_eq!(run.code, Some(2), "{}", run.describe());
         assert!(
-            run.stderr
+            run.stdout
                 .contains("cannot reach the cluster through kubectl")
-                && run.stderr.contains("kubectl get --raw /version"),
+                && run.stdout.contains("kubectl get --raw /version"),
             "{}",
             run.describe()
+        );
+        let json = cluster.aksid(&["audit", "-o", "json"]);
+        let report = json.json(2);
+        assert_eq!(report["errors"][0]["kind"], "listFailed", "{report:#}");
+        let sarif = cluster.aksid(&["audit", "-o", "sarif"]);
+        let sarif = sarif.json(2);
+        assert_eq!(
+            sarif["runs"][0]["invocations"][0]["executionSuccessful"], false,
+            "{sarif:#}"
         );
         assert!(
             cluster.requests().is_empty(),
             "the other context's server was never asked"
+        );
+    }
+
+    /// A `--policy` that cannot be loaded is an error inside the report; the built-in policies
+    /// still audit the cluster.
+    #[test]
+    fn a_policy_that_fails_to_load_is_an_error_in_the_report() {
+        let dir = scratch("a_policy_that_fails_to_load_is_an_error_in_the_report");
+        let cluster = Cluster::start(&dir, &recorded_cluster());
+        let missing = dir.join("missing.wasm");
+        let run = cluster.aksid(&[
+            "audit",
+            "--context",
+            "aks-prod",
+            "--policy",
+            missing.to_str().unwrap(),
+            "-o",
+            "json",
+        ]);
+        let report = run.json(2);
+        let errors = report["errors"].as_array().unwrap();
+        assert!(
+            errors.iter().any(|e| e["kind"] == "policyFailed"
+                && e["message"].as_str().unwrap().contains("missing.wasm")),
+            "{report:#}"
+        );
+        assert!(
+            report["summary"]["objects"].as_u64().unwrap() > 0,
+            "{report:#}"
         );
     }
 
