@@ -101,32 +101,74 @@ fn run(args: Args) -> Result<()> {
     } else {
         (3, args.warm_runs.unwrap_or(5).max(1))
     };
-    let small_runs = if args.quick { 3 } else { 10 };
-    let eval_objects = if args.quick { 100 } else { 1000 };
-    let eval_duration = Duration::from_millis(if args.quick { 50 } else { 1000 });
-
+    let runs = Runs {
+        cold: cold_runs,
+        warm: warm_runs,
+        small: if args.quick { 3 } else { 10 },
+    };
     let sets = generate_sets(&bench.join("sets"), &sizes, args.seed)?;
+
+    let (cli, tree, small_file) = measure_cli(&args, &root, &bench, &scratch, &sets, runs)?;
+    let (modules, evaluations) = measure_engine(&args, &root, &scratch)?;
+    let checkov = measure_checkov(&args, &bench, &scratch, &sets);
+
+    let results = Results {
+        cli,
+        tree,
+        small_file,
+        evaluations,
+        modules,
+        checkov,
+    };
+    print_results(&root, &bench, &results)
+}
+
+/// How many times each `check -f` measurement runs.
+#[derive(Debug, Clone, Copy)]
+struct Runs {
+    cold: usize,
+    warm: usize,
+    small: usize,
+}
+
+/// What `measure_cli` measured: the generated sets, the real tree and the small file.
+type CliRows = (
+    Result<Vec<table::CliRow>, String>,
+    Result<table::Tree, String>,
+    Result<table::SmallFile, String>,
+);
+
+/// `check -f` with the release binary on the generated sets, the tree of real manifests and
+/// one small file; each row says why when the binary is missing.
+fn measure_cli(
+    args: &Args,
+    root: &Path,
+    bench: &Path,
+    scratch: &Path,
+    sets: &[Set],
+    runs: Runs,
+) -> Result<CliRows> {
     let small = bench.join("sets").join("small");
     let small_files = generate::generate(SMALL_FILE_OBJECTS, args.seed);
     generate::write(&small, &small_files)?;
     let small_file = small.join(&small_files[0].0);
-
-    let binary = binary(&args, &root);
+    let (cold_runs, warm_runs, small_runs) = (runs.cold, runs.warm, runs.small);
+    let binary = binary(args, root);
     let mut tree = Err(format!("{} not found; build it first", binary.display()));
-    let (cli, small_file) = if binary.is_file() {
+    let (rows, small_file) = if binary.is_file() {
         let cli = cli::Cli {
             binary,
-            scratch: scratch.clone(),
+            scratch: scratch.to_owned(),
         };
         let mut rows = Vec::new();
-        for set in &sets {
+        for set in sets {
             eprintln!(
                 "aksid-bench: check -f on {} objects ({cold_runs} cold, {warm_runs} warm runs)",
                 set.objects
             );
             rows.push(cli.measure_set(&set.dir, set.objects, set.files, cold_runs, warm_runs)?);
         }
-        tree = measure_tree(&cli, &root, &bench, args.seed, warm_runs);
+        tree = measure_tree(&cli, root, bench, args.seed, warm_runs);
         eprintln!("aksid-bench: check -f on one small file ({small_runs} runs)");
         (
             Ok(rows),
@@ -140,6 +182,19 @@ fn run(args: Args) -> Result<()> {
         (Err(why.clone()), Err(why))
     };
 
+    Ok((rows, tree, small_file))
+}
+
+/// What `measure_engine` measured: module sizes (name, bytes) and evaluation rates.
+type EngineRows = (
+    Result<Vec<(String, u64)>, String>,
+    Result<table::Evaluations, String>,
+);
+
+/// The module sizes and the evaluation rates (wasm and native) of the committed modules.
+fn measure_engine(args: &Args, root: &Path, scratch: &Path) -> Result<EngineRows> {
+    let eval_objects = if args.quick { 100 } else { 1000 };
+    let eval_duration = Duration::from_millis(if args.quick { 50 } else { 1000 });
     let artifacts = args
         .artifacts
         .clone()
@@ -159,32 +214,32 @@ fn run(args: Args) -> Result<()> {
         Err("no modules in artifacts/".to_owned())
     };
 
-    let checkov = if args.quick {
+    Ok((modules, evaluations))
+}
+
+/// Checkov on the same sets (installed into `.bench/venv`), unless skipped.
+fn measure_checkov(
+    args: &Args,
+    bench: &Path,
+    scratch: &Path,
+    sets: &[Set],
+) -> Result<table::Checkov, String> {
+    if args.quick {
         Err("--quick".to_owned())
     } else if args.skip_checkov {
         Err("--skip-checkov".to_owned())
     } else {
-        checkov::install(&bench).map(|bin| {
+        checkov::install(bench).map(|bin| {
             let dirs: Vec<(usize, PathBuf)> =
                 sets.iter().map(|s| (s.objects, s.dir.clone())).collect();
             checkov::measure(
                 &bin,
                 &dirs,
-                &scratch,
+                scratch,
                 Duration::from_secs(args.checkov_budget),
             )
         })
-    };
-
-    let results = Results {
-        cli,
-        tree,
-        small_file,
-        evaluations,
-        modules,
-        checkov,
-    };
-    print_results(&root, &bench, &results)
+    }
 }
 
 /// `--sizes`, sorted and deduplicated, else `default`.
