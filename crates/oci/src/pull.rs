@@ -155,6 +155,16 @@ pub enum PullError {
     },
 }
 
+impl PullError {
+    /// What kind of refusal or failure the registry gave, when the registry is why.
+    pub fn registry_kind(&self) -> Option<crate::RegistryErrorKind> {
+        match self {
+            PullError::Registry { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
+}
+
 impl Client {
     /// Pulls the policy module `reference` names.
     ///

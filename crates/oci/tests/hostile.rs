@@ -8,8 +8,10 @@
 //! would need /etc/hosts (root), so the remote cases use 127.0.0.2 and the decision functions
 //! have their own table tests (`auth.rs`, `http.rs`).
 
-use aksid_oci::{Client, ClientOptions, PullError, Reference, RegistryErrorKind, sha256_digest};
-use aksid_test_registry::{RecordedRequest, ScriptedServer, respond, scratch, stream_zeros};
+use aksid_oci::{Client, ClientOptions, Reference, RegistryErrorKind, sha256_digest};
+use aksid_test_registry::{
+    RecordedRequest, ScriptedServer, error_chain, respond, scratch, stream_zeros,
+};
 use base64::Engine as _;
 use rstest::rstest;
 use std::net::TcpStream;
@@ -22,23 +24,16 @@ const PASSWORD: &str = "s3cret-Passw0rd";
 const TOKEN: &str = "issued-token-123";
 const REPO: &str = "aksid/p";
 
-/// The whole error chain on one line, as the CLI prints it.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-fn kind(error: &PullError) -> Option<RegistryErrorKind> {
-    match error {
-        PullError::Registry { source, .. } => Some(source.kind()),
-        _ => None,
-    }
+/// A registry on `ip` that answers every request with a Basic challenge.
+fn basic_challenge(ip: &str) -> ScriptedServer {
+    ScriptedServer::start(ip, |_, stream| {
+        respond(
+            stream,
+            "401 Unauthorized",
+            &[("WWW-Authenticate", "Basic realm=\"x\"")],
+            b"",
+        )
+    })
 }
 
 /// A policy as a registry serves it: the module, and a manifest whose layer declares `size`.
@@ -171,7 +166,7 @@ mod limits {
         let dir = scratch("hostile-ok");
         let pulled = client(dir.path(), None, 2000, 10_000)
             .pull(&reference(&server))
-            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+            .unwrap_or_else(|e| panic!("{}", error_chain(&e)));
         assert_eq!(pulled.bytes, artifact.module);
         assert_eq!(pulled.layer_digest, artifact.layer_digest);
     }
@@ -193,8 +188,12 @@ mod limits {
             .pull(&reference(&server))
             .unwrap_err();
         let elapsed = started.elapsed();
-        let message = chain(&err);
-        assert_eq!(kind(&err), Some(RegistryErrorKind::Timeout), "{message}");
+        let message = error_chain(&err);
+        assert_eq!(
+            err.registry_kind(),
+            Some(RegistryErrorKind::Timeout),
+            "{message}"
+        );
         assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
         assert!(
             message.contains(server.address())
@@ -229,8 +228,12 @@ mod limits {
             .pull(&reference(&server))
             .unwrap_err();
         let elapsed = started.elapsed();
-        let message = chain(&err);
-        assert_eq!(kind(&err), Some(RegistryErrorKind::Timeout), "{message}");
+        let message = error_chain(&err);
+        assert_eq!(
+            err.registry_kind(),
+            Some(RegistryErrorKind::Timeout),
+            "{message}"
+        );
         assert!(message.contains("longer than 1.5 s"), "{message}");
         assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
     }
@@ -256,8 +259,12 @@ mod limits {
         let err = client(dir.path(), None, 2000, 20_000)
             .pull(&reference(&server))
             .unwrap_err();
-        let message = chain(&err);
-        assert_eq!(kind(&err), Some(RegistryErrorKind::TooLarge), "{message}");
+        let message = error_chain(&err);
+        assert_eq!(
+            err.registry_kind(),
+            Some(RegistryErrorKind::TooLarge),
+            "{message}"
+        );
         assert!(
             message.contains("1000 bytes") && message.contains("module layer"),
             "{message}"
@@ -291,8 +298,12 @@ mod limits {
         let err = client(dir.path(), None, 2000, 20_000)
             .pull(&reference(&server))
             .unwrap_err();
-        let message = chain(&err);
-        assert_eq!(kind(&err), Some(RegistryErrorKind::TooLarge), "{message}");
+        let message = error_chain(&err);
+        assert_eq!(
+            err.registry_kind(),
+            Some(RegistryErrorKind::TooLarge),
+            "{message}"
+        );
         assert!(
             message.contains(&aksid_oci::MAX_MANIFEST_SIZE.to_string())
                 && message.contains("manifest"),
@@ -338,8 +349,12 @@ mod redirects {
             Client::new(ClientOptions::new(dir.path().join("cache")).docker_config(&config))
                 .unwrap();
         let err = client.pull(&reference(&registry)).unwrap_err();
-        let message = chain(&err);
-        assert_eq!(kind(&err), Some(RegistryErrorKind::Refused), "{message}");
+        let message = error_chain(&err);
+        assert_eq!(
+            err.registry_kind(),
+            Some(RegistryErrorKind::Refused),
+            "{message}"
+        );
         assert!(
             message.contains("plain HTTP") && message.contains("127.0.0.2"),
             "{message}"
@@ -375,7 +390,7 @@ mod credentials {
         let dir = scratch("hostile-anonymous-realm");
         let pulled = client(dir.path(), None, 2000, 10_000)
             .pull(&reference(&registry))
-            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+            .unwrap_or_else(|e| panic!("{}", error_chain(&e)));
         assert_eq!(pulled.bytes, artifact.module);
         let asked = realm.requests();
         assert_eq!(asked.len(), 1, "{asked:#?}");
@@ -433,7 +448,7 @@ mod credentials {
             10_000,
         )
         .pull(&reference(&registry))
-        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+        .unwrap_or_else(|e| panic!("{}", error_chain(&e)));
         assert_eq!(pulled.bytes, artifact.module);
         let requests = registry.requests();
         let with_password: Vec<&str> = requests
@@ -479,8 +494,12 @@ mod credentials {
         )
         .pull(&reference(&registry))
         .unwrap_err();
-        let message = chain(&err);
-        assert_eq!(kind(&err), Some(RegistryErrorKind::Refused), "{message}");
+        let message = error_chain(&err);
+        assert_eq!(
+            err.registry_kind(),
+            Some(RegistryErrorKind::Refused),
+            "{message}"
+        );
         assert!(
             message.contains(recorder.address()) && message.contains("own host and port"),
             "{message}"
@@ -493,14 +512,7 @@ mod credentials {
 
     #[test]
     fn credentials_for_one_registry_are_never_offered_to_another() {
-        let registry = ScriptedServer::start("127.0.0.1", |_, stream| {
-            respond(
-                stream,
-                "401 Unauthorized",
-                &[("WWW-Authenticate", "Basic realm=\"x\"")],
-                b"",
-            )
-        });
+        let registry = basic_challenge("127.0.0.1");
         let dir = scratch("hostile-other-registry");
         // The credentials are for another port of the same host: another registry.
         let err = client(
@@ -512,10 +524,10 @@ mod credentials {
         .pull(&reference(&registry))
         .unwrap_err();
         assert_eq!(
-            kind(&err),
+            err.registry_kind(),
             Some(RegistryErrorKind::Unauthorized),
             "{}",
-            chain(&err)
+            error_chain(&err)
         );
         assert!(!registry.requests().is_empty());
         assert!(
@@ -532,14 +544,7 @@ mod credentials {
     fn credentials_never_go_over_plain_http_to_a_non_loopback_registry() {
         // 127.0.0.2 is listed as insecure (plain HTTP is allowed) and has credentials
         // configured, but it is not loopback to aksid: the Basic challenge is refused.
-        let registry = ScriptedServer::start("127.0.0.2", |_, stream| {
-            respond(
-                stream,
-                "401 Unauthorized",
-                &[("WWW-Authenticate", "Basic realm=\"x\"")],
-                b"",
-            )
-        });
+        let registry = basic_challenge("127.0.0.2");
         let dir = scratch("hostile-plain-http");
         let err = client(
             dir.path(),
@@ -549,8 +554,12 @@ mod credentials {
         )
         .pull(&reference(&registry))
         .unwrap_err();
-        let message = chain(&err);
-        assert_eq!(kind(&err), Some(RegistryErrorKind::Refused), "{message}");
+        let message = error_chain(&err);
+        assert_eq!(
+            err.registry_kind(),
+            Some(RegistryErrorKind::Refused),
+            "{message}"
+        );
         assert!(
             message.contains("plain HTTP") && message.contains("loopback"),
             "{message}"

@@ -9,26 +9,8 @@ use aksid_oci::{
     PullError, PushError, RegistryErrorKind, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE,
     sha256_digest,
 };
+use aksid_test_registry::error_chain;
 use support::{Htpasswd, OciReference, Registry, client_in, scratch};
-
-/// The whole error chain on one line, as the CLI prints it.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-fn registry_kind(error: &PullError) -> Option<RegistryErrorKind> {
-    match error {
-        PullError::Registry { source, .. } => Some(source.kind()),
-        _ => None,
-    }
-}
 
 mod round_trip {
     use super::*;
@@ -43,7 +25,7 @@ mod round_trip {
             let target = registry.oci_reference(&format!("aksid/{}:v0.1.0", module.name));
             let pushed = client
                 .push(&module.bytes, &target)
-                .unwrap_or_else(|e| panic!("push {}: {}", module.name, chain(&e)));
+                .unwrap_or_else(|e| panic!("push {}: {}", module.name, error_chain(&e)));
             assert_eq!(pushed.layer_digest, sha256_digest(&module.bytes));
             assert_eq!(
                 pushed.reference_with_digest.to_string(),
@@ -229,7 +211,7 @@ mod independent_clients {
         let err = client
             .pull(&registry.oci_reference("aksid/notes:v1"))
             .unwrap_err();
-        let message = chain(&err);
+        let message = error_chain(&err);
         assert!(matches!(err, PullError::NotAPolicy { .. }), "{message}");
         assert!(message.contains(WASM_LAYER_MEDIA_TYPE), "{message}");
         assert!(
@@ -264,7 +246,7 @@ mod pinning {
         std::fs::write(registry.blob_path(&a.manifest_digest), &b_manifest).unwrap();
 
         let err = client.pull(&a.reference_with_digest).unwrap_err();
-        let message = chain(&err);
+        let message = error_chain(&err);
         assert!(
             matches!(&err, PullError::PinMismatch { pinned, actual, .. }
                 if *pinned == a.manifest_digest && *actual == b.manifest_digest),
@@ -296,7 +278,7 @@ mod pinning {
         assert!(
             matches!(&err, PullError::LayerDigestMismatch { expected, .. } if *expected == pushed.layer_digest),
             "{}",
-            chain(&err)
+            error_chain(&err)
         );
     }
 
@@ -317,22 +299,22 @@ mod pinning {
             .unwrap();
         let err = client.pull(&unknown).unwrap_err();
         assert_eq!(
-            registry_kind(&err),
+            err.registry_kind(),
             Some(RegistryErrorKind::NotFound),
             "{}",
-            chain(&err)
+            error_chain(&err)
         );
         let missing_tag = client
             .pull(&registry.oci_reference("aksid/p:v2"))
             .unwrap_err();
         assert_eq!(
-            registry_kind(&missing_tag),
+            missing_tag.registry_kind(),
             Some(RegistryErrorKind::NotFound)
         );
         assert!(
-            chain(&missing_tag).contains("does not exist"),
+            error_chain(&missing_tag).contains("does not exist"),
             "{}",
-            chain(&missing_tag)
+            error_chain(&missing_tag)
         );
     }
 
@@ -392,10 +374,10 @@ mod cache {
             .pull(&registry.oci_reference("aksid/p:v1"))
             .unwrap_err();
         assert_eq!(
-            registry_kind(&err),
+            err.registry_kind(),
             Some(RegistryErrorKind::Connection),
             "{}",
-            chain(&err)
+            error_chain(&err)
         );
     }
 
@@ -503,7 +485,7 @@ mod auth {
             let client = client_in(dir.path(), Some(&config));
             let pushed = client
                 .push(&module, &target)
-                .unwrap_or_else(|e| panic!("push: {}\n{}", chain(&e), registry.log()));
+                .unwrap_or_else(|e| panic!("push: {}\n{}", error_chain(&e), registry.log()));
             let pulled = client.pull(&target).unwrap();
             assert_eq!(pulled.bytes, module);
             assert_eq!(pulled.manifest_digest, pushed.manifest_digest);
@@ -526,7 +508,7 @@ mod auth {
         let err = client_in(dir.path(), None)
             .push(&module, &target)
             .unwrap_err();
-        let message = chain(&err);
+        let message = error_chain(&err);
         assert!(
             matches!(&err, PushError::Registry { source, .. } if source.kind() == RegistryErrorKind::Unauthorized),
             "{message}"
@@ -534,10 +516,10 @@ mod auth {
         assert!(message.contains("AKSID_REGISTRY_USERNAME"), "{message}");
         let err = client_in(dir.path(), None).pull(&target).unwrap_err();
         assert_eq!(
-            registry_kind(&err),
+            err.registry_kind(),
             Some(RegistryErrorKind::Unauthorized),
             "{}",
-            chain(&err)
+            error_chain(&err)
         );
 
         let dir = scratch("auth-wrong");
@@ -549,7 +531,7 @@ mod auth {
         let err = client_in(dir.path(), Some(&config))
             .push(&module, &target)
             .unwrap_err();
-        let message = chain(&err);
+        let message = error_chain(&err);
         assert!(
             matches!(&err, PushError::Registry { source, .. } if source.kind() == RegistryErrorKind::Unauthorized),
             "{message}"
@@ -578,7 +560,7 @@ mod auth {
         let err = client
             .pull(&registry.oci_reference("aksid/p:v1"))
             .unwrap_err();
-        let message = chain(&err);
+        let message = error_chain(&err);
         assert!(matches!(err, PullError::Credentials(_)), "{message}");
         assert!(
             message.contains("docker-credential-desktop")
@@ -680,7 +662,7 @@ mod auth {
             match aksid_oci::Client::new(aksid_oci::ClientOptions::new(dir.join("child-cache"))) {
                 Ok(client) => client,
                 Err(e) => {
-                    println!("child: client error: {}", chain(&e));
+                    println!("child: client error: {}", error_chain(&e));
                     return;
                 }
             };
@@ -688,10 +670,10 @@ mod auth {
         let target = aksid_oci::Reference::parse(&var("AKSID_OCI_TEST_REFERENCE")).unwrap();
         let pushed = client
             .push(&module, &target)
-            .unwrap_or_else(|e| panic!("push: {}", chain(&e)));
+            .unwrap_or_else(|e| panic!("push: {}", error_chain(&e)));
         let pulled = client
             .pull(&pushed.reference_with_digest)
-            .unwrap_or_else(|e| panic!("pull: {}", chain(&e)));
+            .unwrap_or_else(|e| panic!("pull: {}", error_chain(&e)));
         assert_eq!(pulled.bytes, module);
         println!("child: pushed and pulled {}", pushed.reference_with_digest);
     }
@@ -712,7 +694,7 @@ mod transport {
         let err = client_in(dir.path(), None)
             .push(&module, &target)
             .unwrap_err();
-        let message = chain(&err);
+        let message = error_chain(&err);
         assert!(
             matches!(&err, PushError::Registry { source, .. } if source.kind() == RegistryErrorKind::Connection),
             "{message}"

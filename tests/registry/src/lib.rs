@@ -47,6 +47,18 @@ pub fn repo_root() -> PathBuf {
         .expect("repository root")
 }
 
+/// An error and all its causes on one line, as the CLI prints them.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// A scratch directory named after the test, removed when dropped.
 pub fn scratch(test: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
