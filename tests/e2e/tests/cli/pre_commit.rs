@@ -19,6 +19,12 @@ fn command(program: &Path, dir: &Path, args: &[&str]) -> Run {
         .current_dir(dir)
         .env("PRE_COMMIT_HOME", target.join("pre-commit-home"))
         .env("CARGO_TARGET_DIR", &target)
+        // Without the lint wrapper `make test` builds with, the hook's own crates are units of
+        // their own (the wrapper is part of cargo's unit hash). With it, `cargo install` would
+        // overwrite the workspace's units with ones whose dependency info points into
+        // pre-commit's clone, and later builds of this tree would miss edits to those crates.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
         // `cargo install` (pre-commit's rust hooks) ignores Cargo.lock and would resolve
         // the newest releases on crates.io, recompiling much of the tree; offline, cargo
         // resolves to the crates already downloaded, which are the locked ones.
