@@ -17,7 +17,6 @@ use crate::objects::ObjectSet;
 use crate::selector::{FieldSelector, LabelSelector};
 use aksid_metadata::ContextAwareResource;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// A host call the host refused during an evaluation (a missing object is not a refusal).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,7 +173,7 @@ fn get_resource(context: &Context<'_>, payload: &[u8]) -> Result<Vec<u8>, Failur
         namespace,
         &request.name,
     ) {
-        Some(object) => Ok(serde_json::to_vec(object).unwrap_or_default()),
+        Some(object) => Ok(object.as_bytes().to_vec()),
         None => Err(Failure::NotFound(match namespace {
             Some(ns) => format!(
                 "{} \"{}\" not found in namespace \"{ns}\"",
@@ -200,25 +199,40 @@ fn list(context: &Context<'_>, payload: &[u8], by_namespace: bool) -> Result<Vec
         .map_err(Failure::Refused)?;
     let fields = FieldSelector::parse(request.field_selector.as_deref().unwrap_or_default())
         .map_err(Failure::Refused)?;
-    let items: Vec<&Value> = context
+    let items = context
         .objects
         .list(&request.api_version, &request.kind, namespace)
-        .filter(|object| labels.matches(object) && fields.matches(object))
-        .collect();
-    // The SDK deserialises this into k8s-openapi's `List<T>`, which checks apiVersion and kind.
-    let list = serde_json::json!({
-        "apiVersion": request.api_version,
-        "kind": format!("{}List", request.kind),
+        .filter(|o| labels.matches(o.labels) && fields.matches(o.namespace, o.name))
+        .map(|o| o.json);
+    Ok(list_json(&request.api_version, &request.kind, items))
+}
+
+/// A `<Kind>List` of the objects' stored text, which is spliced in, not parsed again. The SDK
+/// deserialises this into k8s-openapi's `List<T>`, which checks apiVersion and kind.
+fn list_json<'a>(api_version: &str, kind: &str, items: impl Iterator<Item = &'a str>) -> Vec<u8> {
+    let head = serde_json::json!({
+        "apiVersion": api_version,
+        "kind": format!("{kind}List"),
         "metadata": {},
-        "items": items,
-    });
-    Ok(serde_json::to_vec(&list).unwrap_or_default())
+    })
+    .to_string();
+    let mut list = head.into_bytes();
+    list.pop(); // the closing brace: the items follow
+    list.extend_from_slice(br#","items":["#);
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            list.push(b',');
+        }
+        list.extend_from_slice(item.as_bytes());
+    }
+    list.extend_from_slice(b"]}");
+    list
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn objects() -> ObjectSet {
         ObjectSet::from_objects([

@@ -6,7 +6,10 @@
 //! `metadata.name` and `metadata.namespace` with `=`, `==`, `!=`; other fields are refused with
 //! an error, since offline there is no API server to know them.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// An object's labels, as a selector reads them (a label whose value is not a string is none).
+pub(crate) type Labels = BTreeMap<String, String>;
 
 /// A parsed label selector; the empty selector matches everything.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -124,12 +127,9 @@ impl LabelSelector {
         Ok(LabelSelector(requirements))
     }
 
-    /// True when the object's `metadata.labels` satisfy every requirement.
-    pub(crate) fn matches(&self, object: &Value) -> bool {
-        let labels = object
-            .pointer("/metadata/labels")
-            .and_then(Value::as_object);
-        let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str);
+    /// True when the object's labels satisfy every requirement.
+    pub(crate) fn matches(&self, labels: &Labels) -> bool {
+        let label = |key: &str| labels.get(key).map(String::as_str);
         self.0.iter().all(|requirement| match requirement {
             Requirement::Exists(k) => label(k).is_some(),
             Requirement::DoesNotExist(k) => label(k).is_none(),
@@ -270,17 +270,14 @@ impl FieldSelector {
         Ok(FieldSelector(terms))
     }
 
-    /// True when the object satisfies every term.
-    pub(crate) fn matches(&self, object: &Value) -> bool {
+    /// True when an object of that namespace ("" when cluster-scoped) and name satisfies every
+    /// term.
+    pub(crate) fn matches(&self, namespace: &str, name: &str) -> bool {
         self.0.iter().all(|(path, equal, value)| {
-            let pointer = match path {
-                FieldPath::Name => "/metadata/name",
-                FieldPath::Namespace => "/metadata/namespace",
+            let actual = match path {
+                FieldPath::Name => name,
+                FieldPath::Namespace => namespace,
             };
-            let actual = object
-                .pointer(pointer)
-                .and_then(Value::as_str)
-                .unwrap_or_default();
             (actual == value) == *equal
         })
     }
@@ -289,16 +286,11 @@ impl FieldSelector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn labelled(labels: Value) -> Value {
-        json!({"metadata": {"name": "n", "namespace": "ns", "labels": labels}})
-    }
+    use serde_json::{Value, json};
 
     fn matches(selector: &str, labels: Value) -> bool {
-        LabelSelector::parse(selector)
-            .unwrap()
-            .matches(&labelled(labels))
+        let labels: Labels = serde_json::from_value(labels).unwrap();
+        LabelSelector::parse(selector).unwrap().matches(&labels)
     }
 
     #[test]
@@ -372,8 +364,7 @@ mod tests {
 
     #[test]
     fn field_selectors_on_name_and_namespace() {
-        let object = labelled(json!({}));
-        let matches = |s: &str| FieldSelector::parse(s).unwrap().matches(&object);
+        let matches = |s: &str| FieldSelector::parse(s).unwrap().matches("ns", "n");
         assert!(matches("metadata.name=n"));
         assert!(matches("metadata.name==n,metadata.namespace=ns"));
         assert!(matches("metadata.namespace!=other"));

@@ -57,7 +57,10 @@ impl ClusterContext for NativeCluster<'_> {
         name: &str,
     ) -> Lookup {
         match self.0.get(api_version, kind, namespace, name) {
-            Some(object) => Lookup::Found(object.clone()),
+            // The set keeps objects as JSON text; the guest parses what it is sent, and so does
+            // the native baseline.
+            Some(object) => serde_json::from_str(object)
+                .map_or_else(|e| Lookup::Unavailable(e.to_string()), Lookup::Found),
             None => Lookup::NotFound,
         }
     }
