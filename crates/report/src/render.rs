@@ -14,6 +14,7 @@ pub use text::text;
 
 use crate::Report;
 use std::fmt;
+use std::io;
 use std::str::FromStr;
 
 /// An output format (`-o`).
@@ -87,6 +88,22 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
         Format::Github => github(report),
         Format::AzureDevops => azure_devops(report),
     }
+}
+
+/// Writes `report` in `format` to `out`, byte for byte what [`render`] returns. JSON, the one
+/// format that grows with every object judged (a 15 MB tree gives a 13 MB report), is streamed,
+/// so a large run never holds its report twice in memory.
+pub fn write(
+    report: &Report,
+    format: Format,
+    color: bool,
+    out: &mut impl io::Write,
+) -> io::Result<()> {
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut *out, report)?;
+        return out.write_all(b"\n");
+    }
+    out.write_all(render(report, format, color).as_bytes())
 }
 
 /// The report as pretty JSON (the data model is the schema), with a final newline.

@@ -195,7 +195,9 @@ fn print_report(report: &aksid_report::Report, args: &CheckArgs) -> Result<Outco
         OutputFormat::Github => Format::Github,
         OutputFormat::AzureDevops => Format::AzureDevops,
     };
-    write_text(&render::render(report, format, use_color(args.color)))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    render::write(report, format, use_color(args.color), &mut out)?;
+    out.flush()?;
     Ok(match report.exit_code() {
         0 => Outcome::Clean,
         1 => Outcome::Rejected,

@@ -293,6 +293,20 @@ fn json_is_the_data_model() {
 }
 
 #[test]
+fn written_output_is_the_rendered_text_in_every_format() {
+    let report = report();
+    for format in Format::ALL {
+        let mut written = Vec::new();
+        super::write(&report, format, true, &mut written).unwrap();
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            render(&report, format, true),
+            "{format}"
+        );
+    }
+}
+
+#[test]
 fn output_is_deterministic() {
     let a = report();
     let b = sample(true, "2026-02-01");
