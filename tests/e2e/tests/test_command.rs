@@ -548,7 +548,9 @@ fn the_readme_examples_pass_their_test_file(#[case] id: &str) {
 }
 
 /// The krew manifest is a valid krew `Plugin`: Python's `jsonschema` with the schema of the
-/// fields krew requires, and one platform per release target, each with its own `bin`.
+/// fields krew requires, and one platform per release target, each with its own `bin`; every
+/// file it copies from the archive, other than the binary the release builds, is a file of the
+/// repository (the release packs them from it).
 #[test]
 fn the_krew_manifest_has_what_krew_requires() {
     let python = workspace().join(".venv/bin/python");
@@ -562,7 +564,8 @@ fn the_krew_manifest_has_what_krew_requires() {
         broken = dict(plugin, spec=dict(plugin['spec'], version='0.1.0'))\n\
         print(json.dumps({'errors': errors, 'broken': len(list(cls(schema).iter_errors(broken))),\n\
           'platforms': sorted(p['selector']['matchLabels']['os'] + '/' + p['selector']['matchLabels']['arch'] for p in plugin['spec']['platforms']),\n\
-          'bins': sorted({p['bin'] for p in plugin['spec']['platforms']})}))\n";
+          'bins': sorted({p['bin'] for p in plugin['spec']['platforms']}),\n\
+          'files': sorted({f['from'] for p in plugin['spec']['platforms'] for f in p['files'] if f['from'] != p['bin']})}))\n";
     let out = Command::new(python)
         .current_dir(workspace())
         .args([
@@ -578,10 +581,22 @@ fn the_krew_manifest_has_what_krew_requires() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = result["files"].take();
+    let files = files.as_array().unwrap();
+    assert!(!files.is_empty(), "the archive carries the license");
+    for file in files {
+        let path = workspace().join(file.as_str().unwrap());
+        assert!(
+            path.is_file(),
+            "plugins/aksid.yaml copies {file} from the archive, but the repository has no {}",
+            path.display()
+        );
+    }
     assert_eq!(
         result,
         serde_json::json!({
+            "files": null,
             "errors": [],
             "broken": 1,
             "platforms": ["darwin/amd64", "darwin/arm64", "linux/amd64", "linux/arm64", "windows/amd64"],
