@@ -65,7 +65,7 @@ pub struct PlaygroundArgs {
 /// Output formats of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
-    /// Findings grouped by file, for people.
+    /// Findings grouped by file (by namespace for audit), for people.
     Text,
     /// The report as JSON (stable schema, see README).
     Json,
