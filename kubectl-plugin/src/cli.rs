@@ -65,7 +65,7 @@ pub struct PlaygroundArgs {
 /// Output formats of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
-    /// Findings grouped by file, for people.
+    /// Findings grouped by file (by namespace for audit), for people.
     Text,
     /// The report as JSON (stable schema, see README).
     Json,
@@ -94,20 +94,55 @@ pub enum TestOutputFormat {
     AzureDevops,
 }
 
-/// Output formats of `audit`: every `check` format, plus OpenReports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+impl From<OutputFormat> for aksid_report::Format {
+    fn from(format: OutputFormat) -> Self {
+        use aksid_report::Format;
+        match format {
+            OutputFormat::Text => Format::Text,
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Sarif => Format::Sarif,
+            OutputFormat::Junit => Format::Junit,
+            OutputFormat::Github => Format::Github,
+            OutputFormat::AzureDevops => Format::AzureDevops,
+        }
+    }
+}
+
+/// Output formats of `audit`: every `check` format, plus OpenReports. Built from
+/// [`OutputFormat`]'s own list, so a format added to `check` is an `audit` format too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditFormat {
-    /// Findings grouped by namespace, for people.
-    Text,
-    /// The report as JSON (the `check` schema).
-    Json,
-    /// SARIF 2.1.0.
-    Sarif,
-    /// JUnit XML.
-    Junit,
+    /// A `check` format, rendered as `check` renders it.
+    Check(OutputFormat),
     /// OpenReports Report (per namespace) and ClusterReport objects, for kubectl apply and
     /// Policy Reporter.
     Openreports,
+}
+
+impl ValueEnum for AuditFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: std::sync::OnceLock<Vec<AuditFormat>> = std::sync::OnceLock::new();
+        ALL.get_or_init(|| {
+            OutputFormat::value_variants()
+                .iter()
+                .copied()
+                .map(AuditFormat::Check)
+                .chain([AuditFormat::Openreports])
+                .collect()
+        })
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self {
+            AuditFormat::Check(format) => format.to_possible_value(),
+            AuditFormat::Openreports => {
+                Some(clap::builder::PossibleValue::new("openreports").help(
+                    "OpenReports Report (per namespace) and ClusterReport objects, for kubectl \
+                     apply and Policy Reporter",
+                ))
+            }
+        }
+    }
 }
 
 /// How aksid reaches a cluster: through the user's own kubectl, so kubeconfig, contexts, exec
@@ -309,7 +344,7 @@ pub struct AuditArgs {
     #[arg(long)]
     pub include_owned: bool,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = AuditFormat::Text)]
+    #[arg(short, long, value_enum, default_value_t = AuditFormat::Check(OutputFormat::Text))]
     pub output: AuditFormat,
     /// Wall-clock limit per policy evaluation, e.g. 2s, 500ms.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
@@ -559,6 +594,38 @@ mod tests {
     #[test]
     fn flags_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// `audit` takes every `check` format, by the same names, plus openreports.
+    #[test]
+    fn audit_formats_are_check_formats_plus_openreports() {
+        let names = |values: Vec<Option<clap::builder::PossibleValue>>| -> Vec<String> {
+            values
+                .into_iter()
+                .map(|v| v.unwrap().get_name().to_owned())
+                .collect()
+        };
+        let check = names(
+            OutputFormat::value_variants()
+                .iter()
+                .map(ValueEnum::to_possible_value)
+                .collect(),
+        );
+        let audit = names(
+            AuditFormat::value_variants()
+                .iter()
+                .map(ValueEnum::to_possible_value)
+                .collect(),
+        );
+        let mut expected = check.clone();
+        expected.push("openreports".to_owned());
+        assert_eq!(audit, expected);
+        assert!(check.contains(&"github".to_owned()) && check.contains(&"azure-devops".to_owned()));
+        let parsed = Cli::try_parse_from(["kubectl-aksid", "audit", "-o", "azure-devops"]).unwrap();
+        let Command::Audit(args) = parsed.command else {
+            panic!("audit parses as audit");
+        };
+        assert_eq!(args.output, AuditFormat::Check(OutputFormat::AzureDevops));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::policy_set::ReadyPolicy;
 use aksid_host::ObjectSet;
 use aksid_manifests::{Manifest, ProblemKind, RequestOptions, UserInfo};
 use aksid_report::render::{OpenReportsOptions, openreports, terminal_safe};
-use aksid_report::{Format, InputError, PolicyInfo, Report, ReportBuilder, render};
+use aksid_report::{InputError, PolicyInfo, Report, ReportBuilder, render};
 use anyhow::Result;
 use cluster::{ApiResource, Kubectl, ListError};
 use serde_json::Value;
@@ -167,10 +167,10 @@ fn outcome(report: &Report) -> Outcome {
 fn render_audit(report: &Report, args: &AuditArgs) -> String {
     let color = check::use_color(args.color);
     match args.output {
-        AuditFormat::Text => render::render(report, Format::Text, color),
-        AuditFormat::Json => render::render(report, Format::Json, color),
-        AuditFormat::Sarif => render::render(report, Format::Sarif, color),
-        AuditFormat::Junit => render::render(report, Format::Junit, color),
+        // Objects of a cluster have no file: the report names each by its scope ("namespace
+        // shop", "cluster scope", line 1), and every format, the CI annotations included, shows
+        // that name where a file would be.
+        AuditFormat::Check(format) => render::render(report, format.into(), color),
         AuditFormat::Openreports => {
             let timestamp_seconds = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

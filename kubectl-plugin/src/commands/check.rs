@@ -7,13 +7,13 @@
 //! running cluster ([`against_cluster`]).
 
 use crate::Outcome;
-use crate::cli::{CheckArgs, ColorChoice, OutputFormat};
+use crate::cli::{CheckArgs, ColorChoice};
 use crate::pipeline::{self, Judge, passes};
 use crate::policy_set::ReadyPolicy;
 use crate::{inputs, kustomize};
 use aksid_host::ObjectSet;
 use aksid_manifests::{LoadOptions, Manifest, ProblemKind, RequestOptions};
-use aksid_report::{Format, InputError, render};
+use aksid_report::{InputError, render};
 use anyhow::Result;
 use std::io::{IsTerminal, Write};
 
@@ -187,16 +187,8 @@ fn no_objects(args: &CheckArgs) -> InputError {
 }
 
 fn print_report(report: &aksid_report::Report, args: &CheckArgs) -> Result<Outcome> {
-    let format = match args.output {
-        OutputFormat::Text => Format::Text,
-        OutputFormat::Json => Format::Json,
-        OutputFormat::Sarif => Format::Sarif,
-        OutputFormat::Junit => Format::Junit,
-        OutputFormat::Github => Format::Github,
-        OutputFormat::AzureDevops => Format::AzureDevops,
-    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    render::write(report, format, use_color(args.color), &mut out)?;
+    render::write(report, args.output.into(), use_color(args.color), &mut out)?;
     out.flush()?;
     Ok(match report.exit_code() {
         0 => Outcome::Clean,

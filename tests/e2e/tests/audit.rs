@@ -272,6 +272,8 @@ mod audit {
     #[case::json("json")]
     #[case::sarif("sarif")]
     #[case::junit("junit")]
+    #[case::github("github")]
+    #[case::azure_devops("azure-devops")]
     #[case::openreports("openreports")]
     fn secret_values_never_appear(#[case] format: &str) {
         let dir = scratch(&format!("secret_values_never_appear_{format}"));
@@ -290,6 +292,59 @@ mod audit {
                 run.describe()
             );
         }
+    }
+}
+
+/// `-o github` and `-o azure-devops`: one annotation per finding, as `check` prints them; a
+/// cluster object has no file, so the annotation names it by the scope the report records
+/// (`namespace legacy`, `cluster scope`) at line 1, and the message starts with the object.
+mod annotations {
+    use super::*;
+
+    #[rstest::rstest]
+    #[case::github(
+        "github",
+        "::error file=namespace legacy,line=1,title=aksid no-plaintext-secret-env::Pod legacy/debug: "
+    )]
+    #[case::azure_devops(
+        "azure-devops",
+        "##vso[task.logissue type=error;sourcepath=namespace legacy;linenumber=1;code=aksid no-plaintext-secret-env]Pod legacy/debug: "
+    )]
+    fn an_audit_finding_is_one_annotation(#[case] format: &str, #[case] prefix: &str) {
+        let dir = scratch(&format!("an_audit_finding_is_one_annotation_{format}"));
+        let cluster = Cluster::start(&dir, &recorded_cluster());
+        let run = cluster.aksid(&["audit", "--context", "aks-prod", "-o", format]);
+        assert_eq!(run.code, Some(2), "{}", run.describe());
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let debug: Vec<&&str> = lines.iter().filter(|l| l.starts_with(prefix)).collect();
+        assert_eq!(debug.len(), 1, "{}", run.describe());
+        // Every line is a command (nothing else on stdout), each naming a scope, never a path.
+        let command = if format == "github" {
+            "::"
+        } else {
+            "##vso[task.logissue "
+        };
+        assert!(
+            lines.iter().all(|l| l.starts_with(command)),
+            "{}",
+            run.describe()
+        );
+        // The three rejections of the recorded cluster, and the resource it may not list (403).
+        let errors = lines
+            .iter()
+            .filter(|l| l.starts_with("::error ") || l.contains("type=error;"))
+            .count();
+        assert_eq!(errors, 4, "{}", run.describe());
+        let admin = if format == "github" {
+            "::error file=cluster scope,line=1,title=aksid no-cluster-admin-users::ClusterRoleBinding alice-cluster-admin: "
+        } else {
+            "##vso[task.logissue type=error;sourcepath=cluster scope;linenumber=1;code=aksid no-cluster-admin-users]ClusterRoleBinding alice-cluster-admin: "
+        };
+        assert!(
+            lines.iter().any(|l| l.starts_with(admin)),
+            "{}",
+            run.describe()
+        );
     }
 }
 

@@ -217,6 +217,109 @@ fn update_requests_carry_the_old_object() {
     s.aksid(&["test"]).code(0).stdout_has("PASS");
 }
 
+/// An AKS-style token Secret written inline in the test file, in no namespace: rejected by
+/// no-local-accounts unless the request's namespace is exempt or an exception allows it.
+const INLINE_TOKEN_SECRET: &str = "  - {apiVersion: v1, kind: Secret, metadata: {name: build-robot-token, annotations: {kubernetes.io/service-account.name: build-robot}}, type: kubernetes.io/service-account-token}\n";
+
+/// The request and exceptions of a test file decide verdicts: the same inline Secret, the same
+/// settings (`legacy-ci` exempt) and the same expectation (`accept`), with one field changed
+/// per case. The inline manifest is judged (else the expectation would match nothing, exit 2).
+#[rstest]
+#[case::inline_manifest_in_the_default_namespace_is_rejected("", 1, "expected accept, got reject")]
+#[case::request_namespace_exempt_accepts(
+    "  request: {namespace: legacy-ci}\n",
+    0,
+    "PASS ./aksid-test.yaml: request (1 expectations)"
+)]
+#[case::request_namespace_not_exempt_still_rejects(
+    "  request: {namespace: shop}\n",
+    1,
+    "✗ Secret shop/build-robot-token · no-local-accounts (spec.expect[0]): expected accept, got reject"
+)]
+#[case::spec_exceptions_excuse_the_rejection(
+    "  exceptions: exceptions/legacy.yaml\n",
+    0,
+    "PASS ./aksid-test.yaml: request (1 expectations)"
+)]
+#[case::spec_exceptions_for_another_name_do_not(
+    "  exceptions: exceptions/other.yaml\n",
+    1,
+    "expected accept, got reject"
+)]
+fn request_namespace_and_exceptions_decide_the_verdict(
+    #[case] extra: &str,
+    #[case] code: i32,
+    #[case] output: &str,
+) {
+    let s = Scratch::new(
+        "test-command",
+        &format!(
+            "request-{}",
+            extra.trim().replace([' ', '/', ':', '{', '}'], "_")
+        ),
+    );
+    let exception = |name: &str| {
+        format!(
+            "exceptions:\n- policy: no-local-accounts\n  match: {{name: {name}}}\n  reason: JIRA-7 legacy CI\n"
+        )
+    };
+    s.write("exceptions/legacy.yaml", exception("build-robot-token"))
+        .write("exceptions/other.yaml", exception("deploy-robot-token"))
+        .write(
+            "aksid-test.yaml",
+            format!(
+                "apiVersion: aksid.io/v1alpha1\nkind: Test\nmetadata: {{name: request}}\nspec:\n  manifests:\n{INLINE_TOKEN_SECRET}  policies: [no-local-accounts]\n  settings: {{no-local-accounts: {{serviceAccountTokenSecrets: {{exemptNamespaces: [legacy-ci]}}}}}}\n{extra}  expect:\n  - {{kind: Secret, name: build-robot-token, policy: no-local-accounts, result: accept}}\n"
+            ),
+        );
+    s.aksid(&["test"]).code(code).stdout_has(output);
+}
+
+/// `request.groups` is the `userInfo.groups` the policy receives: the test guest echoes its
+/// request as the message, so an expectation on it passes with those groups and fails with
+/// others. (No built-in policy judges the requester: objects are judged, not who sends them.)
+#[rstest]
+#[case::the_groups_of_the_test_file("[aks-admins, ops]", 0)]
+#[case::other_groups("[developers]", 1)]
+fn request_groups_reach_the_policy(#[case] groups: &str, #[case] code: i32) {
+    let s = Scratch::new("test-command", &format!("groups-{code}"));
+    s.write("hostile.wasm", hostile_module()).write(
+        "aksid-test.yaml",
+        format!(
+            "apiVersion: aksid.io/v1alpha1\nkind: Test\nmetadata: {{name: groups}}\nspec:\n  manifests:\n  - {{apiVersion: v1, kind: Pod, metadata: {{name: p}}}}\n  request: {{user: alice, groups: {groups}}}\n  policies: [./hostile.wasm]\n  expect:\n  - {{kind: Pod, name: p, policy: hostile-policy, result: accept, message: '\"groups\":[\"aks-admins\",\"ops\"]'}}\n"
+        ),
+    );
+    s.aksid(&["test"]).code(code);
+}
+
+/// A `registry://` policy in a test file is pulled from a real registry (the one the
+/// distribution tests use, on 127.0.0.1) and run with the test's settings.
+#[test]
+fn a_registry_policy_in_a_test_file_is_pulled_and_run() {
+    let mut registry = aksid_test_registry::Registry::start("test-command-registry");
+    let s = Scratch::new("test-command", "registry");
+    let reference = registry.reference("aksid/hostile-policy:v1");
+    s.write("hostile.wasm", hostile_module()).write(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+    );
+    s.aksid(&["push", "./hostile.wasm", &reference]).code(0);
+    std::fs::remove_file(s.dir.join("hostile.wasm")).unwrap();
+    s.write(
+        "aksid-test.yaml",
+        format!(
+            "apiVersion: aksid.io/v1alpha1\nkind: Test\nmetadata: {{name: pulled}}\nspec:\n  manifests: [pod.yaml]\n  policies: ['{reference}']\n  settings: {{hostile-policy: {{mode: reject}}}}\n  expect:\n  - {{kind: Pod, name: p, policy: hostile-policy, result: reject, message: hostile-policy rejects}}\n"
+        ),
+    );
+    s.aksid(&["test"])
+        .code(0)
+        .stdout_has("PASS ./aksid-test.yaml: pulled (1 expectations)");
+    // The module was only in the registry: without it, the same test file cannot run.
+    registry.stop();
+    s.aksid(&["test"]).code(2).stdout_has(&format!(
+        "ERROR ./aksid-test.yaml: test \"pulled\": spec.policies: --policy {reference}: cannot pull"
+    ));
+}
+
 #[test]
 fn init_then_test_passes_on_the_same_directory() {
     let s = Scratch::new("test-command", "init");
@@ -334,6 +437,73 @@ fn check_findings_as_annotations(#[case] format: &str, #[case] prefix: &str) {
     );
 }
 
+/// A Deployment whose copied client-id annotation does nothing: a workload-identity-labels
+/// warning (the ServiceAccount is not among the checked objects).
+const COPIED_CLIENT_ID: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: wi
+  namespace: shop
+  annotations:
+    azure.workload.identity/client-id: 11111111-2222-3333-4444-555555555555
+spec:
+  selector:
+    matchLabels: {app: wi}
+  template:
+    metadata:
+      labels: {app: wi, azure.workload.identity/use: \"true\"}
+    spec:
+      serviceAccountName: wi-sa
+      containers:
+        - name: wi
+          image: contoso.azurecr.io/wi:1.0.0
+";
+
+/// `check -o github` / `-o azure-devops` on a rejection, a warning and an excepted rejection:
+/// exactly two lines, the rejection an error and the warning a warning; the excepted one
+/// prints nothing.
+#[rstest]
+#[case::github(
+    "github",
+    "::error file=m/api.yaml,line=1,title=aksid no-plaintext-secret-env::Deployment shop/api: ",
+    "::warning file=m/wi.yaml,line=1,title=aksid workload-identity-labels::Deployment shop/wi: metadata.annotations[\"azure.workload.identity/client-id\"]: the Workload ID webhook reads azure.workload.identity/client-id from ServiceAccount shop/wi-sa only, which is not among the checked objects, so this copy does nothing; make sure the ServiceAccount carries the same value"
+)]
+#[case::azure_devops(
+    "azure-devops",
+    "##vso[task.logissue type=error;sourcepath=m/api.yaml;linenumber=1;code=aksid no-plaintext-secret-env]Deployment shop/api: ",
+    "##vso[task.logissue type=warning;sourcepath=m/wi.yaml;linenumber=1;code=aksid workload-identity-labels]Deployment shop/wi: metadata.annotations[\"azure.workload.identity/client-id\"]: the Workload ID webhook reads azure.workload.identity/client-id from ServiceAccount shop/wi-sa only, which is not among the checked objects, so this copy does nothing; make sure the ServiceAccount carries the same value"
+)]
+fn check_warnings_are_warnings_and_exceptions_print_nothing(
+    #[case] format: &str,
+    #[case] error_prefix: &str,
+    #[case] warning: &str,
+) {
+    let s = Scratch::new("test-command", &format!("check-warning-{format}"));
+    s.write("m/api.yaml", SECRET_ENV)
+        .write("m/excepted.yaml", SECRET_ENV.replace("name: api\n", "name: legacy\n"))
+        .write("m/wi.yaml", COPIED_CLIENT_ID)
+        .write("exceptions.yaml", "exceptions:\n- policy: no-plaintext-secret-env\n  match: {name: legacy}\n  reason: JIRA-1\n");
+    let run = s.aksid(&[
+        "check",
+        "-f",
+        "m",
+        "--exceptions",
+        "exceptions.yaml",
+        "-o",
+        format,
+    ]);
+    run.code(1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{run}");
+    assert!(
+        lines[0].starts_with(error_prefix),
+        "expected a line starting with\n```\n{error_prefix}\n```\n\n{run}"
+    );
+    assert_eq!(lines[1], warning, "{run}");
+    assert!(!run.stdout.contains("legacy"), "{run}");
+}
+
 /// The repository's own test files: the shipped examples, and each policy's README examples
 /// (written out of the README into a scratch directory, so the README cannot drift from what
 /// the test expects).
@@ -378,7 +548,9 @@ fn the_readme_examples_pass_their_test_file(#[case] id: &str) {
 }
 
 /// The krew manifest is a valid krew `Plugin`: Python's `jsonschema` with the schema of the
-/// fields krew requires, and one platform per release target, each with its own `bin`.
+/// fields krew requires, and one platform per release target, each with its own `bin`; every
+/// file it copies from the archive, other than the binary the release builds, is a file of the
+/// repository (the release packs them from it).
 #[test]
 fn the_krew_manifest_has_what_krew_requires() {
     let python = workspace().join(".venv/bin/python");
@@ -392,7 +564,8 @@ fn the_krew_manifest_has_what_krew_requires() {
         broken = dict(plugin, spec=dict(plugin['spec'], version='0.1.0'))\n\
         print(json.dumps({'errors': errors, 'broken': len(list(cls(schema).iter_errors(broken))),\n\
           'platforms': sorted(p['selector']['matchLabels']['os'] + '/' + p['selector']['matchLabels']['arch'] for p in plugin['spec']['platforms']),\n\
-          'bins': sorted({p['bin'] for p in plugin['spec']['platforms']})}))\n";
+          'bins': sorted({p['bin'] for p in plugin['spec']['platforms']}),\n\
+          'files': sorted({f['from'] for p in plugin['spec']['platforms'] for f in p['files'] if f['from'] != p['bin']})}))\n";
     let out = Command::new(python)
         .current_dir(workspace())
         .args([
@@ -408,10 +581,22 @@ fn the_krew_manifest_has_what_krew_requires() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = result["files"].take();
+    let files = files.as_array().unwrap();
+    assert!(!files.is_empty(), "the archive carries the license");
+    for file in files {
+        let path = workspace().join(file.as_str().unwrap());
+        assert!(
+            path.is_file(),
+            "plugins/aksid.yaml copies {file} from the archive, but the repository has no {}",
+            path.display()
+        );
+    }
     assert_eq!(
         result,
         serde_json::json!({
+            "files": null,
             "errors": [],
             "broken": 1,
             "platforms": ["darwin/amd64", "darwin/arm64", "linux/amd64", "linux/arm64", "windows/amd64"],
