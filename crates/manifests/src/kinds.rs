@@ -1,6 +1,6 @@
 //! Kinds the loader reads but no policy judges: API versions that no supported cluster serves any
 //! more, and configuration files that look like manifests but are read by tools, not by the API
-//! server (Kustomize, kpt, Skaffold, Helm).
+//! server (Kustomize, kpt, Skaffold, Helm, JSON 6902 patches).
 
 /// An API version (of some kinds) that Kubernetes removed, and what replaces it.
 struct Removed {
@@ -218,6 +218,21 @@ pub(crate) fn non_resource(file: &str, api_version: &str, kind: &str) -> Option<
     }
 }
 
+/// What a document is when it is a JSON 6902 patch list (a kustomization's `patchesJson6902` or
+/// `patches` target), which kustomize applies and the API server never sees.
+pub(crate) const JSON_PATCH: &str = "a JSON 6902 patch";
+
+/// Whether a top-level sequence is a JSON 6902 patch: not empty, and every item a mapping with a
+/// string `op` and a string `path` (RFC 6902 requires both on every operation).
+pub(crate) fn is_json_patch(items: &[serde_json::Value]) -> bool {
+    !items.is_empty()
+        && items.iter().all(|item| {
+            ["op", "path"]
+                .iter()
+                .all(|key| item.get(key).is_some_and(serde_json::Value::is_string))
+        })
+}
+
 /// What a document without `kind` is, judged by its file name.
 fn kindless(file: &str) -> &'static str {
     let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
@@ -295,5 +310,24 @@ mod tests {
         #[case] expected: Option<&str>,
     ) {
         assert_eq!(non_resource(file, api_version, kind), expected);
+    }
+
+    #[rstest]
+    #[case::add_and_replace(
+        r#"[{"op":"add","path":"/x","value":1},{"op":"replace","path":"/y","value":2}]"#,
+        true
+    )]
+    #[case::remove_without_value(r#"[{"op":"remove","path":"/x"}]"#, true)]
+    #[case::an_item_without_path(r#"[{"op":"add","path":"/x"},{"op":"add","value":1}]"#, false)]
+    #[case::an_object_in_the_list(
+        r#"[{"op":"add","path":"/x"},{"apiVersion":"v1","kind":"Pod"}]"#,
+        false
+    )]
+    #[case::op_not_a_string(r#"[{"op":1,"path":"/x"}]"#, false)]
+    #[case::a_scalar_item(r#"[{"op":"add","path":"/x"},"add"]"#, false)]
+    #[case::empty(r#"[]"#, false)]
+    fn json_patches_are_told_from_lists_of_objects(#[case] list: &str, #[case] expected: bool) {
+        let items: Vec<serde_json::Value> = serde_json::from_str(list).unwrap();
+        assert_eq!(is_json_patch(&items), expected);
     }
 }

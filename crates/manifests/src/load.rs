@@ -49,7 +49,8 @@ impl LoadOptions {
     /// false). A directory of manifests also holds tools' files: a document without `kind`
     /// (Helm's `Chart.yaml` and values files, a kustomization without apiVersion, CI files) or of
     /// a kind only tools read (Kustomize `Kustomization`/`Component`, kpt `Kptfile`, Skaffold
-    /// `Config`) then gives a [`ProblemKind::NotAResource`] notice saying what it is and that it
+    /// `Config`), or a JSON 6902 patch list (`[{op, path, ...}]`, which a kustomization may name
+    /// or not), then gives a [`ProblemKind::NotAResource`] notice saying what it is and that it
     /// was skipped. A file the user names keeps the [`ProblemKind::MissingField`] error, and a
     /// Kustomization is then loaded as an object, so nothing named is skipped silently.
     ///
@@ -323,10 +324,18 @@ impl Loader {
     }
 
     /// Turns a document's value into objects: a mapping is one object (or a list's items), a
-    /// sequence is a list of objects, null (an empty or comment-only document) is nothing.
+    /// sequence is a list of objects (or, found by walking, a JSON 6902 patch: a notice), null
+    /// (an empty or comment-only document) is nothing.
     fn objects_from(&mut self, document: usize, line: usize, value: Value, lines: &Lines<'_>) {
         match value {
             Value::Null => {}
+            Value::Array(items) if self.found_by_walking && kinds::is_json_patch(&items) => {
+                let message = format!("{}, not a Kubernetes object; skipped", kinds::JSON_PATCH);
+                self.push(
+                    InputProblem::new(ProblemKind::NotAResource, &self.file, message)
+                        .at(document, line),
+                );
+            }
             Value::Array(items) => {
                 let item_lines = lines.elements(None);
                 self.items(document, line, &item_lines, items, "", lines, 0);

@@ -355,6 +355,6 @@ fn policy_summary(id: &str) -> PolicySummary {
 
 /// AKS keeps admission webhooks, Kubewarden's included, away from `kube-system` (its admissions
 /// enforcer adds a namespace selector to every webhook), so nothing there is enforced.
-fn is_unenforced_namespace(namespace: Option<&str>) -> bool {
+pub(crate) fn is_unenforced_namespace(namespace: Option<&str>) -> bool {
     namespace == Some("kube-system")
 }

@@ -142,6 +142,11 @@ pub fn terminal_safe(s: &str, single_line: bool) -> String {
 
 pub(crate) use terminal_safe as sanitize;
 
+/// Why a verdict in `kube-system` is not enforced (`Finding::enforced` false), in the words every
+/// format that has a place for it uses.
+pub(crate) const NOT_ENFORCED: &str = "kube-system: AKS keeps admission webhooks, Kubewarden's \
+     included, out of kube-system, so the cluster will not enforce this; fix it at the source";
+
 /// `1 object`, `2 objects`.
 pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

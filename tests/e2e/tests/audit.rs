@@ -457,6 +457,37 @@ print(json.dumps(out))
         );
     }
 
+    /// AKS keeps admission webhooks out of `kube-system`, so every result of its Report says the
+    /// cluster will not enforce it (a string property, as the CRD's `properties` map takes);
+    /// results elsewhere carry no such property.
+    #[test]
+    fn kube_system_results_are_marked_not_enforced() {
+        let dir = scratch("kube_system_results_are_marked_not_enforced");
+        let cluster = Cluster::start(&dir, &recorded_cluster());
+        let run = cluster.aksid(&["audit", "--context", "aks-prod", "-o", "openreports"]);
+        let list = run.json(2);
+        let mut marked = Vec::new();
+        for report in list["items"].as_array().unwrap() {
+            let namespace = report["metadata"]["namespace"].as_str().unwrap_or("");
+            for result in report["results"].as_array().unwrap() {
+                let enforced = result["properties"]["enforced"].as_str();
+                marked.push((namespace == "kube-system", enforced));
+                if namespace == "kube-system" {
+                    let why = result["properties"]["enforcement"].as_str().unwrap_or("");
+                    assert!(why.contains("will not enforce"), "{result:#}");
+                }
+            }
+        }
+        assert!(marked.contains(&(true, Some("false"))), "{}", run.stdout);
+        assert!(marked.contains(&(false, None)), "{}", run.stdout);
+        assert!(
+            marked
+                .iter()
+                .all(|(system, enforced)| *enforced == system.then_some("false")),
+            "{marked:?}"
+        );
+    }
+
     /// The strict schema refuses what the CRD does not define, so the test above can fail.
     #[test]
     fn strict_schema_refuses_unknown_fields() {

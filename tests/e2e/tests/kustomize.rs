@@ -133,3 +133,54 @@ fn a_failing_kustomization_is_an_error_that_quotes_nothing_of_it() {
         "{run}"
     );
 }
+
+/// JSON 6902 patch lists that no kustomization names (kept for a `kubectl patch --type json`,
+/// or for an overlay elsewhere), in a .json and a .yaml file: notices when walked, the
+/// "neither apiVersion nor kind" error when named with -f.
+#[test]
+fn unnamed_json_patch_lists_are_notices_when_walked_and_errors_when_named() {
+    let s = Scratch::new(SUITE, "json-patches");
+    s.write(
+        "app/deploy.yaml",
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web\n  namespace: shop\n",
+    )
+    .write(
+        "app/ops/scale.json",
+        "[{\"op\":\"add\",\"path\":\"/x\",\"value\":1}]\n",
+    )
+    .write(
+        "app/ops/args.yaml",
+        "- op: replace\n  path: /spec/replicas\n  value: 3\n- op: remove\n  path: /spec/paused\n",
+    );
+    let run = s.aksid(&["check", "-f", "app", "-o", "json"]);
+    run.code(0);
+    let report = run.json();
+    assert_eq!(report["errors"], serde_json::json!([]), "{run}");
+    assert_eq!(report["summary"]["objects"], 1, "{run}");
+    let notices: Vec<(String, String, String)> = report["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let text = |k: &str| n[k].as_str().unwrap().to_owned();
+            (text("file"), text("kind"), text("message"))
+        })
+        .collect();
+    let notice = |file: &str| {
+        (
+            file.to_owned(),
+            "notAResource".to_owned(),
+            "a JSON 6902 patch, not a Kubernetes object; skipped".to_owned(),
+        )
+    };
+    assert_eq!(
+        notices,
+        vec![notice("app/ops/args.yaml"), notice("app/ops/scale.json")],
+        "{run}"
+    );
+    for named in ["app/ops/scale.json", "app/ops/args.yaml"] {
+        s.aksid(&["check", "-f", named])
+            .code(2)
+            .stdout_has("object has neither apiVersion nor kind");
+    }
+}

@@ -369,6 +369,43 @@ fn tools_files_found_by_walking_are_skipped_with_a_notice() {
     only_problem(&loaded, ProblemKind::MissingField, Some(1), 4);
 }
 
+/// A JSON 6902 patch list no kustomization names (or one in a folder walked without
+/// `--kustomize`) is a notice when walked, and the usual error when named with -f.
+#[rstest::rstest]
+#[case::json_file("ops/patch.json", "[{\"op\":\"add\",\"path\":\"/x\",\"value\":1}]", 1)]
+#[case::yaml_file(
+    "ops/patch.yaml",
+    "# replicas\n- op: replace\n  path: /spec/replicas\n  value: 3\n- op: remove\n  path: /spec/paused\n",
+    2
+)]
+fn json_patches_found_by_walking_are_skipped_with_a_notice(
+    #[case] file: &str,
+    #[case] text: &str,
+    #[case] line: usize,
+) {
+    let walked = load_with(
+        file,
+        text.as_bytes(),
+        &LoadOptions::default().found_by_walking(true),
+    );
+    let shown = only_problem(&walked, ProblemKind::NotAResource, Some(1), line);
+    assert_eq!(
+        shown,
+        format!("{file}:{line}: document 1: a JSON 6902 patch, not a Kubernetes object; skipped")
+    );
+    assert!(walked.objects.is_empty() && !walked.has_errors());
+    let named = load_str(file, text);
+    assert!(named.has_errors(), "{:#?}", named.problems);
+    assert!(
+        named
+            .problems
+            .iter()
+            .all(|p| p.kind == ProblemKind::MissingField),
+        "{:#?}",
+        named.problems
+    );
+}
+
 #[test]
 fn json_duplicate_keys_name_the_path_and_line() {
     let text = "{\"apiVersion\": \"v1\", \"kind\": \"Secret\",\n \"data\": {\"password\": \"aHVudGVyMg==\",\n  \"password\": \"c2VjcmV0\"}}";

@@ -4,6 +4,7 @@
 //!
 //! Each rejection is an error, each policy warning a warning, each input or evaluation error an
 //! error; rejections an exception allows, and notices, are omitted (they do not fail the run).
+//! A rejection in `kube-system` says, as the text report does, that the cluster will not enforce it.
 //!
 //! Escaping, as each runner parses its commands:
 //!
@@ -18,7 +19,7 @@
 //! characters are shown escaped afterwards (as the text report does), so a manifest cannot
 //! write terminal sequences into the log.
 
-use super::sanitize;
+use super::{NOT_ENFORCED, sanitize};
 use crate::Report;
 use crate::model::object_label;
 
@@ -113,13 +114,11 @@ fn annotations(report: &Report) -> Vec<(Level, String, usize, String, String)> {
         let label = r.object_label();
         if !r.allowed {
             let message = r.message.as_deref().unwrap_or("rejected");
-            out.push((
-                Level::Error,
-                r.file.clone(),
-                r.line,
-                title.clone(),
-                format!("{label}: {message}"),
-            ));
+            let mut text = format!("{label}: {message}");
+            if !r.enforced {
+                text.push_str(&format!("\n({NOT_ENFORCED})"));
+            }
+            out.push((Level::Error, r.file.clone(), r.line, title.clone(), text));
         }
         for w in &r.warnings {
             out.push((

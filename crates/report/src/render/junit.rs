@@ -1,7 +1,10 @@
 //! JUnit XML for CI test reports: one `<testsuite>` per policy with one `<testcase>` per object
 //! it evaluated (`<failure>` for a rejection, `<error>` for a failed evaluation, `<skipped>` for
 //! an excepted rejection), and a suite `inputs` with an `<error>` per input that could not be read.
+//! A test case in `kube-system`, which the cluster does not enforce, carries the property
+//! `enforced=false` (as pytest and Jenkins write per-case properties), and its failure says so.
 
+use super::NOT_ENFORCED;
 use crate::Report;
 use crate::model::{Finding, InputError};
 use std::collections::BTreeMap;
@@ -137,12 +140,22 @@ impl Suite {
         );
         let message = r.message.as_deref().unwrap_or("rejected");
         let mut body = String::new();
+        if !r.enforced {
+            body.push_str(
+                "      <properties>\n        <property name=\"enforced\" value=\"false\"/>\n      </properties>\n",
+            );
+        }
         if !r.allowed {
             self.failures += 1;
             let first = message.lines().next().unwrap_or_default();
+            let note = if r.enforced {
+                String::new()
+            } else {
+                format!("&#10;({})", escape(NOT_ENFORCED))
+            };
             let _ = writeln!(
                 body,
-                "      <failure message=\"{}\" type=\"rejected\">{}&#10;{}:{}</failure>",
+                "      <failure message=\"{}\" type=\"rejected\">{}&#10;{}:{}{note}</failure>",
                 escape(first),
                 escape_text(message),
                 escape(&r.file),

@@ -6,8 +6,12 @@
 //! Results map as the audit scanner maps them: accepted → `pass` (`warn` when the policy returned
 //! warnings), rejected → `fail`, a failed evaluation → `error`, a rejection an exception excused
 //! → `skip`. Severity and category come from the policy's `io.kubewarden.policy.*` annotations;
-//! a severity outside the CRD's enum is left out rather than written invalid.
+//! a severity outside the CRD's enum is left out rather than written invalid. A result in
+//! `kube-system`, which the cluster does not enforce, has the properties `enforced: "false"` and
+//! `enforcement` saying why.
 
+use super::NOT_ENFORCED;
+use crate::builder::is_unenforced_namespace;
 use crate::{Finding, Report};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -93,7 +97,7 @@ pub fn openreports(report: &Report, options: &OpenReportsOptions) -> String {
             message: Some(error.message.clone()),
             warnings: Vec::new(),
             exception: None,
-            enforced: object.namespace.as_deref() != Some("kube-system"),
+            enforced: !is_unenforced_namespace(object.namespace.as_deref()),
             third_party: report
                 .policies
                 .iter()
@@ -173,6 +177,13 @@ fn result_value(
     value.insert("resources".into(), json!([resource]));
     if let Some(message) = message {
         value.insert("message".into(), json!(message));
+    }
+    if !finding.enforced {
+        // The CRD's `properties` is a string map; Policy Reporter shows it beside the result.
+        value.insert(
+            "properties".into(),
+            json!({"enforced": "false", "enforcement": NOT_ENFORCED}),
+        );
     }
     Value::Object(value)
 }

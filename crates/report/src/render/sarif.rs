@@ -1,7 +1,9 @@
 //! SARIF 2.1.0 for GitHub code scanning: one run, one rule per policy, one result per rejection
 //! (level `error`) or policy warning (level `warning`), excepted rejections as suppressed
-//! results, and input errors as tool execution notifications.
+//! results, and input errors as tool execution notifications. A result in `kube-system`, which
+//! the cluster does not enforce, has `properties.enforced: false` and says so in its message.
 
+use super::NOT_ENFORCED;
 use crate::Report;
 use crate::model::{Finding, PolicyInfo};
 use serde_json::{Value, json};
@@ -157,17 +159,25 @@ fn result(f: &Finding, rule_index: usize, level: &str, message: &str) -> Value {
         "fullyQualifiedName": qualified,
         "kind": "resource",
     }]);
+    let mut text = format!("{label}: {message}");
+    if !f.enforced && level == "error" {
+        // Code scanning shows the message, not the property bag: say it where it is read.
+        text.push_str(&format!("\n({NOT_ENFORCED})"));
+    }
     let mut result = json!({
         "ruleId": f.policy,
         "ruleIndex": rule_index,
         "level": level,
-        "message": { "text": format!("{label}: {message}") },
+        "message": { "text": text },
         "locations": [location],
         "partialFingerprints": { "aksidFinding/v1": fingerprint(f, message) },
     });
     if f.third_party {
         // The message is a third-party module's own words, not aksid's.
-        result["properties"] = json!({ "thirdParty": true });
+        result["properties"]["thirdParty"] = json!(true);
+    }
+    if !f.enforced {
+        result["properties"]["enforced"] = json!(false);
     }
     if let Some(e) = &f.exception {
         result["suppressions"] = json!([{

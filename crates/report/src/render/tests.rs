@@ -669,3 +669,5 @@ fn openreports_severity_outside_the_crd_enum_is_left_out() {
     assert_eq!(result["result"], "fail");
     assert!(result.get("severity").is_none(), "{result:#}");
 }
+
+mod kube_system;

@@ -14,7 +14,7 @@
 //! ✗ 3 objects · 4 policies · 1 rejected · 1 error
 //! ```
 
-use super::{count, sanitize};
+use super::{NOT_ENFORCED, count, sanitize};
 use crate::Report;
 use crate::model::{FileSummary, Finding, InputError, object_label};
 use std::collections::BTreeMap;
@@ -142,7 +142,7 @@ fn object_lines(out: &mut String, s: &Style, results: &[&Finding], failures: &[&
             let _ = writeln!(out, "    {} rejected by {}", s.red("✗"), s.bold(&policy));
             indented(out, 8, r.message.as_deref().unwrap_or("(no message)"));
             if !r.enforced {
-                let _ = writeln!(out, "        {}", s.dim(NOT_ENFORCED));
+                let _ = writeln!(out, "        {}", s.dim(&format!("({NOT_ENFORCED})")));
             }
         } else if let Some(e) = &r.exception {
             let _ = writeln!(
@@ -201,10 +201,6 @@ fn modules_section(out: &mut String, s: &Style, report: &Report) {
     }
     out.push('\n');
 }
-
-/// What the cluster does with a rejection in `kube-system`, said once per finding.
-const NOT_ENFORCED: &str = "(kube-system: AKS keeps admission webhooks, Kubewarden's included, out of \
-     kube-system, so the cluster will not enforce this; fix it at the source)";
 
 fn rest_line(out: &mut String, s: &Style, file: &FileSummary, shown: usize) {
     let accepted = file.objects.saturating_sub(shown + file.not_selected);

@@ -20,6 +20,8 @@ mod inputs;
 
 mod json_output;
 
+mod kube_system;
+
 mod sarif;
 
 mod junit;
