@@ -19,11 +19,12 @@ fn command(program: &Path, dir: &Path, args: &[&str]) -> Run {
         .current_dir(dir)
         .env("PRE_COMMIT_HOME", target.join("pre-commit-home"))
         .env("CARGO_TARGET_DIR", &target)
-        // Without the lint wrapper `make test` builds with, the hook's own crates are units of
-        // their own (the wrapper is part of cargo's unit hash). With it, `cargo install` would
-        // overwrite the workspace's units with ones whose dependency info points into
-        // pre-commit's clone, and later builds of this tree would miss edits to those crates.
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        // The hook's own crates get units of their own for each HEAD: cargo names a workspace
+        // crate's unit after its workspace wrapper too, and the wrapper here is a pass-through
+        // named after the HEAD. Shared unit names would let `cargo install` from pre-commit's
+        // clone overwrite the workspace's units, and a later HEAD's install take an earlier
+        // clone's units as fresh (their dependency info points into that unchanged clone).
+        .env("RUSTC_WORKSPACE_WRAPPER", pass_through_wrapper(&target))
         .env_remove("CLIPPY_ARGS")
         // `cargo install` (pre-commit's rust hooks) ignores Cargo.lock and would resolve
         // the newest releases on crates.io, recompiling much of the tree; offline, cargo
@@ -39,6 +40,21 @@ fn command(program: &Path, dir: &Path, args: &[&str]) -> Run {
         .env("NO_COLOR", "1");
     let label = format!("{} {}", program.display(), args.join(" "));
     run(command, &label, None)
+}
+
+/// `target/pre-commit-home/rustc-HEAD`, a wrapper that runs rustc as given (see `command`).
+fn pass_through_wrapper(target: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let head = workspace_git(&["rev-parse", "--short=12", "HEAD"]);
+    let wrapper = target
+        .join("pre-commit-home")
+        .join(format!("rustc-{}", head.code(0).stdout.trim()));
+    if !wrapper.exists() {
+        std::fs::create_dir_all(wrapper.parent().unwrap()).unwrap();
+        std::fs::write(&wrapper, "#!/bin/sh\nexec \"$@\"\n").unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    wrapper
 }
 
 fn git(dir: &Path, args: &[&str]) -> Run {
