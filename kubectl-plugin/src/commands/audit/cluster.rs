@@ -126,7 +126,14 @@ impl Kubectl {
     /// Every listable resource of the cluster (the preferred version of each group, plus every
     /// version the `wanted` group/version pairs name).
     pub fn discover(&self, wanted: &[(String, String)]) -> Result<Vec<ApiResource>> {
-        let core = self.get_raw("/api").map_err(discovery_error)?;
+        let [core, groups] = self
+            .get_all(&["/api".to_owned(), "/apis".to_owned()])
+            .try_into()
+            .expect("two answers");
+        let (core, groups) = (
+            core.map_err(discovery_error)?,
+            groups.map_err(discovery_error)?,
+        );
         let mut versions: Vec<(String, String)> = core["versions"]
             .as_array()
             .into_iter()
@@ -134,7 +141,6 @@ impl Kubectl {
             .filter_map(Value::as_str)
             .map(|v| (String::new(), v.to_owned()))
             .collect();
-        let groups = self.get_raw("/apis").map_err(discovery_error)?;
         for group in groups["groups"].as_array().into_iter().flatten() {
             let name = group["name"].as_str().unwrap_or_default();
             let preferred = group["preferredVersion"]["version"].as_str();
@@ -146,20 +152,46 @@ impl Kubectl {
                 }
             }
         }
-        let mut resources = Vec::new();
-        for (group, version) in versions {
-            let path = if group.is_empty() {
-                format!("/api/{version}")
-            } else {
-                format!("/apis/{group}/{version}")
-            };
+        let paths: Vec<String> = versions
+            .iter()
+            .map(|(group, version)| match group.as_str() {
+                "" => format!("/api/{version}"),
+                group => format!("/apis/{group}/{version}"),
+            })
+            .collect();
+        let lists = self.get_all(&paths);
+        Ok(versions
+            .iter()
+            .zip(lists)
             // A group whose discovery fails (an aggregated API that is down) only loses itself.
-            let Ok(list) = self.get_raw(&path) else {
-                continue;
-            };
-            resources.extend(parse_resource_list(&group, &version, &list));
-        }
-        Ok(resources)
+            .filter_map(|((group, version), list)| {
+                Some(parse_resource_list(group, version, &list.ok()?))
+            })
+            .flatten()
+            .collect())
+    }
+
+    /// `get --raw` of each path, answers in the order of `paths`. Each kubectl run pays its own
+    /// start-up and round trip (seconds, with an exec credential plugin, on a real cluster), so
+    /// up to [`PARALLEL_GETS`] run at once.
+    fn get_all(&self, paths: &[String]) -> Vec<Result<Value, ListError>> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let answers: Vec<_> = paths.iter().map(|_| std::sync::OnceLock::new()).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..paths.len().min(PARALLEL_GETS) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else { break };
+                        let _ = answers[i].set(self.get_raw(path));
+                    }
+                });
+            }
+        });
+        answers
+            .into_iter()
+            .map(|answer| answer.into_inner().expect("every path was fetched"))
+            .collect()
     }
 
     /// Lists `resource` page by page (`limit` = `--chunk-size`, then `continue`), returning its
@@ -204,6 +236,10 @@ impl Kubectl {
         }
     }
 }
+
+/// How many discovery requests run at once: enough for a cluster's API groups to take a few
+/// round trips, few enough not to swamp a small machine with kubectl processes.
+const PARALLEL_GETS: usize = 8;
 
 fn discovery_error(e: ListError) -> anyhow::Error {
     match e {
