@@ -38,6 +38,24 @@ fn command(program: &Path, dir: &Path, args: &[&str]) -> Run {
         .env("GIT_COMMITTER_NAME", "aksid tests")
         .env("GIT_COMMITTER_EMAIL", "tests@aksid.invalid")
         .env("NO_COLOR", "1");
+    // What cargo sets for this test binary (CARGO_MANIFEST_DIR, CARGO_PKG_NAME ...) is not in a
+    // user's shell; ring's build script reruns when it changes, and would rebuild ring, rustls
+    // and their dependents for the install, then again for the next build of the workspace.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_by_cargo = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+            || ["CARGO", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR"].contains(&&*name);
+        if set_by_cargo {
+            command.env_remove(&*name);
+        }
+    }
     let label = format!("{} {}", program.display(), args.join(" "));
     run(command, &label, None)
 }
