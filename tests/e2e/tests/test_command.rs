@@ -8,7 +8,7 @@
 //! (`make modules`), or the file `AKSID_HOSTILE_WASM` names. Each test has its own scratch
 //! directory under `$TMPDIR/aksid-e2e-test-command/`, outside the repository.
 
-use aksid_tests::{Scratch, aksid_in, target_dir, workspace};
+use aksid_tests::{Run, Scratch, aksid_in, target_dir, workspace};
 use rstest::rstest;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -393,6 +393,27 @@ fn test_failures_as_annotations_escaped_character_by_character(
     assert_eq!(run.stdout, expected, "{run}");
 }
 
+/// `check -f DIR -o FORMAT` after adding to DIR a rejected Deployment that an exception excuses.
+fn check_with_an_excepted_finding(s: &Scratch, dir: &str, format: &str) -> Run {
+    s.write(
+        &format!("{dir}/excepted.yaml"),
+        SECRET_ENV.replace("name: api\n", "name: legacy\n"),
+    )
+    .write(
+        "exceptions.yaml",
+        "exceptions:\n- policy: no-plaintext-secret-env\n  match: {name: legacy}\n  reason: JIRA-1\n",
+    );
+    s.aksid(&[
+        "check",
+        "-f",
+        dir,
+        "--exceptions",
+        "exceptions.yaml",
+        "-o",
+        format,
+    ])
+}
+
 /// `check -o github` / `-o azure-devops`: one line per finding, rejections as errors, warnings
 /// as warnings, exceptions omitted; a path with `,`, `:`, `%`, `;`, `]`.
 #[rstest]
@@ -407,18 +428,8 @@ fn test_failures_as_annotations_escaped_character_by_character(
 fn check_findings_as_annotations(#[case] format: &str, #[case] prefix: &str) {
     let s = Scratch::new("test-command", &format!("check-{format}"));
     s.write("a,b:c%;d]/api.yaml", SECRET_ENV)
-        .write("a,b:c%;d]/web.yaml", SECRET_REF)
-        .write("a,b:c%;d]/excepted.yaml", SECRET_ENV.replace("name: api\n", "name: legacy\n"))
-        .write("exceptions.yaml", "exceptions:\n- policy: no-plaintext-secret-env\n  match: {name: legacy}\n  reason: JIRA-1\n");
-    let run = s.aksid(&[
-        "check",
-        "-f",
-        "a,b:c%;d]",
-        "--exceptions",
-        "exceptions.yaml",
-        "-o",
-        format,
-    ]);
+        .write("a,b:c%;d]/web.yaml", SECRET_REF);
+    let run = check_with_an_excepted_finding(&s, "a,b:c%;d]", format);
     run.code(1);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(
@@ -481,18 +492,8 @@ fn check_warnings_are_warnings_and_exceptions_print_nothing(
 ) {
     let s = Scratch::new("test-command", &format!("check-warning-{format}"));
     s.write("m/api.yaml", SECRET_ENV)
-        .write("m/excepted.yaml", SECRET_ENV.replace("name: api\n", "name: legacy\n"))
-        .write("m/wi.yaml", COPIED_CLIENT_ID)
-        .write("exceptions.yaml", "exceptions:\n- policy: no-plaintext-secret-env\n  match: {name: legacy}\n  reason: JIRA-1\n");
-    let run = s.aksid(&[
-        "check",
-        "-f",
-        "m",
-        "--exceptions",
-        "exceptions.yaml",
-        "-o",
-        format,
-    ]);
+        .write("m/wi.yaml", COPIED_CLIENT_ID);
+    let run = check_with_an_excepted_finding(&s, "m", format);
     run.code(1);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{run}");
