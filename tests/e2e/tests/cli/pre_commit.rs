@@ -24,7 +24,7 @@ fn command(program: &Path, dir: &Path, args: &[&str]) -> Run {
         // named after the HEAD. Shared unit names would let `cargo install` from pre-commit's
         // clone overwrite the workspace's units, and a later HEAD's install take an earlier
         // clone's units as fresh (their dependency info points into that unchanged clone).
-        .env("RUSTC_WORKSPACE_WRAPPER", pass_through_wrapper(&target))
+        .env("RUSTC_WORKSPACE_WRAPPER", hook_build(&target))
         .env_remove("CLIPPY_ARGS")
         // `cargo install` (pre-commit's rust hooks) ignores Cargo.lock and would resolve
         // the newest releases on crates.io, recompiling much of the tree; offline, cargo
@@ -60,29 +60,30 @@ fn command(program: &Path, dir: &Path, args: &[&str]) -> Run {
     run(command, &label, None)
 }
 
-/// `target/pre-commit-home/rustc-HEAD`, a wrapper that runs rustc as given (see `command`).
-/// Beside it, a cargo configuration pre-commit's `cargo install` reads (it runs in its clone,
-/// below `pre-commit-home`): the hook's own crates unoptimised, as they judge a few small files
-/// here; the dependencies (wasmtime, Cranelift) stay the optimised units the workspace built.
-fn pass_through_wrapper(target: &Path) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let config = target.join("pre-commit-home/.cargo/config.toml");
-    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
-    let unoptimised: String = HOOK_CRATES
-        .iter()
-        .map(|c| format!("[profile.release.package.{c}]\nopt-level = 0\n"))
-        .collect();
-    std::fs::write(&config, unoptimised).unwrap();
-    let head = workspace_git(&["rev-parse", "--short=12", "HEAD"]);
-    let wrapper = target
-        .join("pre-commit-home")
-        .join(format!("rustc-{}", head.code(0).stdout.trim()));
-    if !wrapper.exists() {
-        std::fs::create_dir_all(wrapper.parent().unwrap()).unwrap();
-        std::fs::write(&wrapper, "#!/bin/sh\nexec \"$@\"\n").unwrap();
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    wrapper
+/// Prepares, once per test process, how pre-commit's `cargo install` builds the hook, and returns
+/// its compiler wrapper: `target/pre-commit-home/rustc-HEAD`, which runs rustc as given (see
+/// `command`). Beside it, a cargo configuration the install reads (it runs in its clone, below
+/// `pre-commit-home`): the hook's own crates unoptimised, as they judge a few small files here;
+/// the dependencies (wasmtime, Cranelift) stay the optimised units the workspace built.
+fn hook_build(target: &Path) -> &'static Path {
+    static WRAPPER: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    WRAPPER.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let home = target.join("pre-commit-home");
+        std::fs::create_dir_all(home.join(".cargo")).unwrap();
+        let unoptimised: String = HOOK_CRATES
+            .iter()
+            .map(|c| format!("[profile.release.package.{c}]\nopt-level = 0\n"))
+            .collect();
+        std::fs::write(home.join(".cargo/config.toml"), unoptimised).unwrap();
+        let head = workspace_git(&["rev-parse", "--short=12", "HEAD"]);
+        let wrapper = home.join(format!("rustc-{}", head.code(0).stdout.trim()));
+        if !wrapper.exists() {
+            std::fs::write(&wrapper, "#!/bin/sh\nexec \"$@\"\n").unwrap();
+            std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        wrapper
+    })
 }
 
 /// The workspace crates `cargo install` of kubectl-aksid compiles.
