@@ -19,12 +19,16 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace().join("target"))
 }
 
-/// The release binary under test; `make test` builds it before the tests run.
+/// The release binary under test (`$AKSID_TEST_BINARY`, else the target directory's);
+/// `make test` builds it before the tests run. The pre-commit test's `cargo install` shares
+/// only the build directory, never this file.
 pub fn binary() -> PathBuf {
-    let path = target_dir().join("release/kubectl-aksid");
+    let path = std::env::var_os("AKSID_TEST_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("release/kubectl-aksid"));
     assert!(
         path.is_file(),
-        "{} is missing: run `make build` first",
+        "{} is missing: run `make build` first, or set AKSID_TEST_BINARY",
         path.display()
     );
     path

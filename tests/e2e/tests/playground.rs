@@ -13,26 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .filter(|dir| dir.join("release/kubectl-aksid").is_file())
-        .unwrap_or_else(|| workspace().join("target"))
-}
-
-fn binary() -> PathBuf {
-    let path = target_dir().join("release/kubectl-aksid");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `make build` first",
-        path.display()
-    );
-    path
-}
+use aksid_tests::{binary, target_dir, workspace};
 
 /// A child process killed when the test ends, pass or fail.
 struct Guard(Child);
@@ -136,6 +117,8 @@ struct Browser {
     port: u16,
     session: String,
     _driver: Guard,
+    /// Chromium's profile, removed after the driver (fields drop in order).
+    _profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -153,7 +136,7 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let profile = tempfile::tempdir().unwrap().keep();
+        let profile = tempfile::tempdir().unwrap();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:loggingPrefs": {"performance": "ALL"},
@@ -163,7 +146,7 @@ impl Browser {
                     "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync",
                     "--window-size=1400,1000",
-                    format!("--user-data-dir={}", profile.display())],
+                    format!("--user-data-dir={}", profile.path().display())],
             },
         }}});
         let answer = http(port, "POST", "/session", Some(&capabilities));
@@ -175,6 +158,7 @@ impl Browser {
             port,
             session,
             _driver: driver,
+            _profile: profile,
         }
     }
 

@@ -11,30 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
+pub use aksid_test_registry::repo_root;
+pub use aksid_tests::binary;
 
 /// The recorded cluster of `tests/e2e/fixtures/cluster/`.
 pub fn recorded_cluster() -> PathBuf {
     repo_root().join("tests/e2e/fixtures/cluster")
-}
-
-/// The binary under test.
-pub fn binary() -> PathBuf {
-    let path = std::env::var_os("AKSID_TEST_BINARY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/release/kubectl-aksid"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run `make build` first, or set AKSID_TEST_BINARY",
-        path.display()
-    );
-    path
 }
 
 /// A test's own scratch directory, named after it and emptied first.

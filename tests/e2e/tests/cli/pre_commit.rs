@@ -8,9 +8,11 @@ use std::process::Command;
 use std::time::Instant;
 
 /// Runs `program ARGS` in `dir` with the hook's caches: pre-commit's home under `target/`,
-/// so the hook environment survives between test runs, and cargo's target directory shared
+/// so the hook environment survives between test runs, and cargo's build directory shared
 /// with the workspace, so `cargo install` reuses the compiled dependencies (a cold install
-/// otherwise compiles wasmtime again: minutes). Git reads no user or system configuration.
+/// otherwise compiles wasmtime again: minutes). Its final artifacts go to a directory of their
+/// own: the install must not replace `target/release/kubectl-aksid`, which the other tests run
+/// while it builds. Git reads no user or system configuration.
 fn command(program: &Path, dir: &Path, args: &[&str]) -> Run {
     let target = workspace().join("target");
     let mut command = Command::new(program);
@@ -18,7 +20,8 @@ fn command(program: &Path, dir: &Path, args: &[&str]) -> Run {
         .args(args)
         .current_dir(dir)
         .env("PRE_COMMIT_HOME", target.join("pre-commit-home"))
-        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_BUILD_BUILD_DIR", &target)
+        .env("CARGO_TARGET_DIR", target.join("pre-commit-home/out"))
         // The hook's own crates get units of their own for each HEAD: cargo names a workspace
         // crate's unit after its workspace wrapper too, and the wrapper here is a pass-through
         // named after the HEAD. Shared unit names would let `cargo install` from pre-commit's

@@ -28,28 +28,7 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The binary under test; the tests never build it themselves (`make test` builds first).
-///
-/// Each test process runs its own copy, taken on first use: the pre-commit test's
-/// `cargo install` shares `target/` (to reuse the compiled dependencies rather than spend
-/// minutes rebuilding them) and replaces `target/release/kubectl-aksid` while it runs.
-pub fn binary() -> PathBuf {
-    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    COPY.get_or_init(|| {
-        let path = workspace().join("target/release/kubectl-aksid");
-        assert!(
-            path.is_file(),
-            "{} is missing: run `make build` first (these tests run the built binary)",
-            path.display()
-        );
-        let dir = std::env::temp_dir().join(format!("aksid-e2e-cli-bin-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create the binary copy's directory");
-        let copy = dir.join("kubectl-aksid");
-        std::fs::copy(&path, &copy).expect("copy the binary under test");
-        copy
-    })
-    .clone()
-}
+pub use aksid_tests::binary;
 
 /// The compiled-module cache shared by every run of these tests: compiling the four
 /// modules takes seconds, loading them from the cache milliseconds.

@@ -11,7 +11,7 @@
 
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 pub use aksid_test_registry::{
@@ -31,16 +31,7 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v1+json";
 pub const WASM_LAYER: &str = "application/vnd.wasm.content.layer.v1+wasm";
 
-/// `target/release/kubectl-aksid`, which `make test` builds before testing.
-pub fn binary() -> PathBuf {
-    let path = repo_root().join("target/release/kubectl-aksid");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `make build` first (the tests run the release binary)",
-        path.display()
-    );
-    path
-}
+pub use aksid_tests::binary;
 
 /// `sha256:<hex>` of `bytes`, the form OCI digests take.
 pub fn digest(bytes: &[u8]) -> String {
