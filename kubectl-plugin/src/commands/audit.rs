@@ -96,8 +96,8 @@ pub fn execute(args: AuditArgs) -> Result<Outcome> {
     Ok(outcome(&report))
 }
 
-/// Lists the targets, each in its own thread (every kubectl run pays its own start-up and
-/// round trips; pages of one resource stay sequential, as `continue` requires): the objects to
+/// Lists the targets, each in its own thread (their requests run side by side; pages of one
+/// resource stay sequential, as `continue` requires): the objects to
 /// judge, and the objects that answer lookups. What cannot be listed becomes an error of the
 /// report, and the rest goes on.
 fn list_targets(

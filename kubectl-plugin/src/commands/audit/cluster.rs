@@ -1,13 +1,17 @@
 //! The cluster, reached only through the user's own `kubectl` (`$KUBECTL`, else `kubectl` on the
-//! PATH): API discovery and paged lists with `kubectl get --raw`, so kubeconfig, contexts, exec
-//! credential plugins (kubelogin), proxies and CA bundles behave exactly as in the user's shell,
-//! and aksid holds no credential of its own.
+//! PATH): one `kubectl proxy` per run ([`proxy`]) answers API discovery and paged lists, so
+//! kubeconfig, contexts, exec credential plugins (kubelogin), proxies and CA bundles behave
+//! exactly as in the user's shell, and aksid holds no credential of its own.
+
+mod proxy;
 
 use crate::cli::ClusterArgs;
 use anyhow::{Result, bail};
+use proxy::Proxy;
 use serde_json::Value;
+use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::Command;
+use std::sync::OnceLock;
 
 /// A resource the API server serves, as discovery describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,17 +68,18 @@ impl ApiResource {
 pub enum ListError {
     /// RBAC refused it; the server's message.
     Forbidden(String),
-    /// kubectl failed otherwise; its message.
+    /// Otherwise failed (kubectl did not start, could not reach the API server or get a
+    /// credential, or the server answered an error); the message.
     Failed(String),
 }
 
-/// The user's kubectl with the context and kubeconfig flags given.
-#[derive(Debug, Clone)]
+/// The user's kubectl with the context and kubeconfig flags given, and its proxy once started.
 pub struct Kubectl {
     program: PathBuf,
     context: Option<String>,
     kubeconfig: Option<PathBuf>,
     chunk_size: u32,
+    proxy: OnceLock<Result<Proxy, String>>,
 }
 
 impl Kubectl {
@@ -88,39 +93,26 @@ impl Kubectl {
             context: args.context.clone(),
             kubeconfig: args.kubeconfig.clone(),
             chunk_size: args.chunk_size,
+            proxy: OnceLock::new(),
         }
     }
 
-    /// `kubectl get --raw PATH`, parsed as JSON.
+    /// `GET PATH` of the API server, parsed as JSON; the proxy starts on the first request.
     fn get_raw(&self, path: &str) -> Result<Value, ListError> {
-        let mut command = Command::new(&self.program);
-        if let Some(kubeconfig) = &self.kubeconfig {
-            command.arg("--kubeconfig").arg(kubeconfig);
+        let proxy = self.proxy.get_or_init(|| {
+            let mut flags: Vec<OsString> = Vec::new();
+            if let Some(kubeconfig) = &self.kubeconfig {
+                flags.extend(["--kubeconfig".into(), kubeconfig.into()]);
+            }
+            if let Some(context) = &self.context {
+                flags.extend(["--context".into(), context.into()]);
+            }
+            Proxy::start(&self.program, &flags)
+        });
+        match proxy {
+            Ok(proxy) => proxy.get(path),
+            Err(message) => Err(ListError::Failed(message.clone())),
         }
-        if let Some(context) = &self.context {
-            command.arg("--context").arg(context);
-        }
-        command.args(["get", "--raw", path]);
-        let output = command.output().map_err(|e| {
-            ListError::Failed(format!(
-                "cannot run {}: {e}; install kubectl or set $KUBECTL",
-                self.program.display()
-            ))
-        })?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-            let message = stderr
-                .strip_prefix("Error from server (Forbidden): ")
-                .map(str::to_owned);
-            return Err(match message {
-                Some(m) => ListError::Forbidden(m),
-                None if stderr.contains("(Forbidden)") => ListError::Forbidden(stderr),
-                None => ListError::Failed(stderr),
-            });
-        }
-        serde_json::from_slice(&output.stdout).map_err(|e| {
-            ListError::Failed(format!("kubectl get --raw {path} returned no JSON: {e}"))
-        })
     }
 
     /// Every listable resource of the cluster (the preferred version of each group, plus every
@@ -171,9 +163,8 @@ impl Kubectl {
             .collect())
     }
 
-    /// `get --raw` of each path, answers in the order of `paths`. Each kubectl run pays its own
-    /// start-up and round trip (seconds, with an exec credential plugin, on a real cluster), so
-    /// up to [`PARALLEL_GETS`] run at once.
+    /// `GET` of each path, answers in the order of `paths`; up to [`PARALLEL_GETS`] at once
+    /// (each a round trip to the API server).
     fn get_all(&self, paths: &[String]) -> Vec<Result<Value, ListError>> {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let answers: Vec<_> = paths.iter().map(|_| std::sync::OnceLock::new()).collect();
@@ -238,7 +229,7 @@ impl Kubectl {
 }
 
 /// How many discovery requests run at once: enough for a cluster's API groups to take a few
-/// round trips, few enough not to swamp a small machine with kubectl processes.
+/// round trips, few enough not to swamp the API server.
 const PARALLEL_GETS: usize = 8;
 
 fn discovery_error(e: ListError) -> anyhow::Error {

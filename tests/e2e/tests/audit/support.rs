@@ -105,7 +105,7 @@ impl Cluster {
         std::fs::write(
             &plugin,
             format!(
-                "#!/bin/sh\n# An exec credential plugin, as kubelogin is one.\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{TOKEN}\"}}}}'\n"
+                "#!/bin/sh\n# An exec credential plugin, as kubelogin is one.\necho run >> plugin-runs.log\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{TOKEN}\"}}}}'\n"
             ),
         )
         .unwrap();
@@ -122,6 +122,14 @@ impl Cluster {
         }
     }
 
+    /// How many times kubectl ran the exec credential plugin.
+    pub fn plugin_runs(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("plugin-runs.log"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
     /// The request lines (path and query) the server received, in order.
     pub fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
@@ -133,6 +141,11 @@ impl Cluster {
 
     /// `kubectl-aksid ARGS` with this cluster's kubeconfig (and a HOME of the test's own).
     pub fn aksid(&self, args: &[&str]) -> Run {
+        self.aksid_with(args, &[])
+    }
+
+    /// [`Cluster::aksid`] with more environment variables.
+    pub fn aksid_with(&self, args: &[&str], env: &[(&str, &Path)]) -> Run {
         let mut command = Command::new(binary());
         command
             .args(args)
@@ -144,6 +157,7 @@ impl Cluster {
             .env("NO_COLOR", "1")
             .env_remove("KUBECONFIG")
             .env_remove("KUBECTL")
+            .envs(env.iter().copied())
             .stdin(Stdio::null());
         let out = command.output().expect("run kubectl-aksid");
         Run {
