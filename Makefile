@@ -24,7 +24,10 @@ PLUGIN := target/release/kubectl-aksid
 # environment for every cargo call of the suite keeps their fingerprints equal.
 CLIPPY_DRIVER = $(shell rustup which clippy-driver 2>/dev/null || command -v clippy-driver)
 LINT_ENV = RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
-TEST_RUNNER = $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast --cargo-quiet,test --no-fail-fast)
+# Two tests per core: most end-to-end tests spend much of their time waiting on kubectl, Python,
+# the registry or Chromium (2 per core: 2 min 1 s against 2 min 10 s at 1 per core).
+TEST_THREADS := $(shell echo $$(( $$(nproc) * 2 )))
+TEST_RUNNER = $(if $(shell command -v cargo-nextest),nextest run --no-fail-fast --cargo-quiet --test-threads $(TEST_THREADS),test --no-fail-fast)
 
 .PHONY: all tools modules artifacts verify-artifacts build demo test test-build test-tools fmt-check bench clean playground
 
