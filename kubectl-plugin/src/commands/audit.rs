@@ -50,19 +50,23 @@ pub fn execute(args: AuditArgs) -> Result<Outcome> {
     for error in errors {
         report.add_error(error);
     }
-    let kubectl = Kubectl::new(&args.cluster);
-    let targets = match cluster::check_reachable(&kubectl).and_then(|()| plan(&kubectl, &policies))
-    {
-        Ok(targets) => targets,
-        Err(e) => {
-            report.add_error(unreachable_error(&e));
-            Vec::new()
-        }
-    };
     let progress = spinner(args.no_progress);
     // -A is the default; clap refuses it together with -n.
     let namespace = args.namespace.as_deref().filter(|_| !args.all_namespaces);
-    let (judged, context) = list_targets(&kubectl, &targets, namespace, &progress, &mut report);
+    let planned = Kubectl::connect(&args.cluster).and_then(|kubectl| {
+        let targets = plan(&kubectl, &policies)?;
+        Ok((kubectl, targets))
+    });
+    // The proxy stops when the kubectl is dropped, once everything is listed.
+    let (judged, context) = match planned {
+        Ok((kubectl, targets)) => {
+            list_targets(&kubectl, &targets, namespace, &progress, &mut report)
+        }
+        Err(e) => {
+            report.add_error(unreachable_error(&e));
+            (Vec::new(), ObjectSet::new())
+        }
+    };
     progress.finish_and_clear();
     let manifests = manifests(judged, args.include_owned);
     for source in manifests

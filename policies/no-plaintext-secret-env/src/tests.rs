@@ -396,8 +396,10 @@ fn deeply_nested_values_get_a_verdict() {
     assert_answers::<NoPlaintextSecretEnv>(&pod, &json!({"rejectSecretKeyRef": true}), &NoCluster);
 }
 
+/// A typical Deployment passes. How fast it is judged is `make bench`'s to measure (a timed test
+/// fails on a loaded machine, not on a slow policy).
 #[test]
-fn typical_deployment_is_judged_fast() {
+fn typical_deployment_passes() {
     let env = |prefix: &str| -> Vec<Value> {
         [
             ("ASPNETCORE_ENVIRONMENT", "Production"),
@@ -425,17 +427,8 @@ fn typical_deployment_is_judged_fast() {
     let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "orders", "namespace": "shop"},
                             "spec": {"template": {"spec": {"containers": containers}}}});
     let payload = aksid_policy_common::testing::payload(&deployment, json!({}));
-    let rounds = 20_000;
-    let started = Instant::now();
-    for _ in 0..rounds {
-        let response = crate::validate(&payload).unwrap();
-        assert!(response.starts_with(br#"{"accepted":true"#));
-    }
-    let per_second = f64::from(rounds) / started.elapsed().as_secs_f64();
-    eprintln!(
-        "typical Deployment (3 containers x 10 env vars): {per_second:.0} evaluations/s natively"
-    );
-    assert!(per_second > 5_000.0, "{per_second:.0} evaluations/s");
+    let response = crate::validate(&payload).unwrap();
+    assert!(response.starts_with(br#"{"accepted":true"#));
 }
 
 /// The first fenced block of `kind` after `heading` in the README.

@@ -14,6 +14,7 @@ mod support;
 mod crd_schema;
 
 use serde_json::Value;
+use std::time::{Duration, Instant};
 use support::{Cluster, recorded_cluster, scratch, verdicts};
 
 /// A secret value of the recorded cluster, which no output may contain.
@@ -98,14 +99,7 @@ mod audit {
     fn one_kubectl_proxy_serves_the_whole_audit() {
         let dir = scratch("one_kubectl_proxy_serves_the_whole_audit");
         let cluster = Cluster::start(&dir, &recorded_cluster());
-        let wrapper = dir.join("kubectl-wrapper.sh");
-        std::fs::write(
-            &wrapper,
-            "#!/bin/sh\necho \"$$ $*\" >> kubectl-runs.log\nexec kubectl \"$@\"\n",
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let wrapper = cluster.kubectl_wrapper("");
         let tmp = dir.join("tmp");
         std::fs::create_dir_all(&tmp).unwrap();
         let run = cluster.aksid_with(
@@ -113,8 +107,7 @@ mod audit {
             &[("KUBECTL", &wrapper), ("TMPDIR", &tmp)],
         );
         run.json(2);
-        let runs = std::fs::read_to_string(dir.join("kubectl-runs.log")).unwrap();
-        let runs: Vec<&str> = runs.lines().collect();
+        let runs = cluster.kubectl_runs();
         assert_eq!(runs.len(), 1, "{runs:?}");
         assert!(runs[0].contains(" proxy --unix-socket "), "{runs:?}");
         assert!(cluster.requests().len() > 10, "{:?}", cluster.requests());
@@ -123,11 +116,82 @@ mod audit {
         assert!((1..=2).contains(&plugin_runs), "{plugin_runs} plugin runs");
         let pid = runs[0].split(' ').next().unwrap();
         assert!(
-            !std::path::Path::new("/proc").join(pid).exists(),
+            !support::running(pid),
             "kubectl proxy (pid {pid}) still runs"
         );
         let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
         assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
+    }
+
+    /// When kubectl cannot start (an unknown context, no kubectl at all), the report's error
+    /// says so in kubectl's own words, with what to check (exit 2).
+    #[test]
+    fn a_kubectl_that_cannot_start_is_a_clear_error() {
+        let dir = scratch("a_kubectl_that_cannot_start_is_a_clear_error");
+        let cluster = Cluster::start(&dir, &recorded_cluster());
+        let missing = dir.join("no-such-kubectl");
+        for (run, said) in [
+            (
+                cluster.aksid(&["audit", "--context", "nope", "-o", "json"]),
+                "context \"nope\" does not exist",
+            ),
+            (
+                cluster.aksid_with(&["audit", "-o", "json"], &[("KUBECTL", &missing)]),
+                "install kubectl or set $KUBECTL",
+            ),
+        ] {
+            let report = run.json(2);
+            let message = report["errors"][0]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.starts_with("cannot reach the cluster through kubectl: ")
+                    && message.contains(said)
+                    && message.contains("Check that `kubectl get --raw /version` works"),
+                "{}",
+                run.describe()
+            );
+        }
+        assert!(cluster.requests().is_empty(), "{:?}", cluster.requests());
+    }
+
+    /// aksid killed mid-run (Ctrl-C, a CI job's timeout) leaves no kubectl proxy running: here
+    /// it is killed while the proxy serves its first request (a credential plugin taking 10 s),
+    /// and kubectl stops at once, not when it next writes to aksid's closed pipes.
+    #[test]
+    fn a_killed_audit_leaves_no_kubectl_running() {
+        let dir = scratch("a_killed_audit_leaves_no_kubectl_running");
+        let cluster = Cluster::start(&dir, &recorded_cluster());
+        let plugin = dir.join("fake-kubelogin.sh");
+        let slow = std::fs::read_to_string(&plugin)
+            .unwrap()
+            .replace("plugin-runs.log\n", "plugin-runs.log\nsleep 10\n");
+        std::fs::write(&plugin, slow).unwrap();
+        let wrapper = cluster.kubectl_wrapper("");
+        let mut aksid = cluster
+            .aksid_command(
+                &["audit", "--context", "aks-prod"],
+                &[("KUBECTL", &wrapper)],
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while cluster.plugin_runs() == 0 {
+            assert!(Instant::now() < deadline, "kubectl never asked for a token");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        aksid.kill().unwrap();
+        aksid.wait().unwrap();
+        let runs = cluster.kubectl_runs();
+        let pid = runs[0].split(' ').next().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while support::running(pid) {
+            assert!(
+                Instant::now() < deadline,
+                "kubectl (pid {pid}) outlived aksid"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// One resource the user may not list: a clear error, and the audit goes on (exit 2).

@@ -11,7 +11,6 @@ use proxy::Proxy;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 /// A resource the API server serves, as discovery describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,46 +72,50 @@ pub enum ListError {
     Failed(String),
 }
 
-/// The user's kubectl with the context and kubeconfig flags given, and its proxy once started.
+/// The user's kubectl with the context and kubeconfig flags given, serving through its proxy.
 pub struct Kubectl {
-    program: PathBuf,
-    context: Option<String>,
-    kubeconfig: Option<PathBuf>,
+    proxy: Proxy,
     chunk_size: u32,
-    proxy: OnceLock<Result<Proxy, String>>,
 }
 
 impl Kubectl {
-    /// kubectl as the flags (and `$KUBECTL`, read by clap) say.
-    pub fn new(args: &ClusterArgs) -> Kubectl {
-        Kubectl {
-            program: args
-                .kubectl
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("kubectl")),
-            context: args.context.clone(),
-            kubeconfig: args.kubeconfig.clone(),
+    /// Starts kubectl as the flags (and `$KUBECTL`, read by clap) say, and fails with kubectl's
+    /// own words when the cluster cannot be reached at all.
+    pub fn connect(args: &ClusterArgs) -> Result<Kubectl> {
+        let program = args
+            .kubectl
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("kubectl"));
+        let mut flags: Vec<OsString> = Vec::new();
+        if let Some(kubeconfig) = &args.kubeconfig {
+            flags.extend(["--kubeconfig".into(), kubeconfig.into()]);
+        }
+        if let Some(context) = &args.context {
+            flags.extend(["--context".into(), context.into()]);
+        }
+        let kubectl = Proxy::start(&program, &flags).map(|proxy| Kubectl {
+            proxy,
             chunk_size: args.chunk_size,
-            proxy: OnceLock::new(),
+        });
+        let reached = match &kubectl {
+            Ok(kubectl) => match kubectl.get_raw("/version") {
+                Ok(_) | Err(ListError::Forbidden(_)) => Ok(()),
+                Err(ListError::Failed(m)) => Err(m),
+            },
+            Err(m) => Err(m.clone()),
+        };
+        match (kubectl, reached) {
+            (Ok(kubectl), Ok(())) => Ok(kubectl),
+            (_, Err(m)) | (Err(m), _) => bail!(
+                "cannot reach the cluster through kubectl: {m}\n\nCheck that `kubectl get --raw \
+                 /version` works with the same --context and --kubeconfig."
+            ),
         }
     }
 
-    /// `GET PATH` of the API server, parsed as JSON; the proxy starts on the first request.
+    /// `GET PATH` of the API server, parsed as JSON.
     fn get_raw(&self, path: &str) -> Result<Value, ListError> {
-        let proxy = self.proxy.get_or_init(|| {
-            let mut flags: Vec<OsString> = Vec::new();
-            if let Some(kubeconfig) = &self.kubeconfig {
-                flags.extend(["--kubeconfig".into(), kubeconfig.into()]);
-            }
-            if let Some(context) = &self.context {
-                flags.extend(["--context".into(), context.into()]);
-            }
-            Proxy::start(&self.program, &flags)
-        });
-        match proxy {
-            Ok(proxy) => proxy.get(path),
-            Err(message) => Err(ListError::Failed(message.clone())),
-        }
+        self.proxy.get(path)
     }
 
     /// Every listable resource of the cluster (the preferred version of each group, plus every
@@ -276,17 +279,6 @@ fn percent_encode(token: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// Fails with kubectl's own words when the cluster cannot be reached at all.
-pub fn check_reachable(kubectl: &Kubectl) -> Result<()> {
-    match kubectl.get_raw("/version") {
-        Ok(_) | Err(ListError::Forbidden(_)) => Ok(()),
-        Err(ListError::Failed(m)) => bail!(
-            "cannot reach the cluster through kubectl: {m}\n\nCheck that `kubectl get --raw /version` \
-             works with the same --context and --kubeconfig."
-        ),
-    }
 }
 
 #[cfg(test)]

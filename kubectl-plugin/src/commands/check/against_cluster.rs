@@ -43,8 +43,7 @@ pub struct ClusterRun {
 
 /// Reads the cluster's policies and the objects their lookups need.
 pub fn prepare(args: &CheckArgs) -> Result<ClusterRun> {
-    let kubectl = Kubectl::new(&args.cluster);
-    crate::commands::audit::cluster::check_reachable(&kubectl)?;
+    let kubectl = Kubectl::connect(&args.cluster)?;
     let grants = policy_set::Grants::from_args(&args.trust);
     let modules = policy_set::modules_granted(&args.policy, &grants)?;
     let mut specs = Vec::new();

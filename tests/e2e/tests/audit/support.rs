@@ -146,6 +146,22 @@ impl Cluster {
 
     /// [`Cluster::aksid`] with more environment variables.
     pub fn aksid_with(&self, args: &[&str], env: &[(&str, &Path)]) -> Run {
+        let out = self
+            .aksid_command(args, env)
+            .output()
+            .expect("run kubectl-aksid");
+        Run {
+            what: format!("kubectl-aksid {}", args.join(" ")),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Cluster {
+    /// The command [`Cluster::aksid_with`] runs, to spawn it instead.
+    pub fn aksid_command(&self, args: &[&str], env: &[(&str, &Path)]) -> Command {
         let mut command = Command::new(binary());
         command
             .args(args)
@@ -159,14 +175,42 @@ impl Cluster {
             .env_remove("KUBECTL")
             .envs(env.iter().copied())
             .stdin(Stdio::null());
-        let out = command.output().expect("run kubectl-aksid");
-        Run {
-            what: format!("kubectl-aksid {}", args.join(" ")),
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        command
     }
+
+    /// A kubectl wrapper in the test's directory that logs its pid and arguments to
+    /// `kubectl-runs.log`, runs `before` (shell), then becomes kubectl.
+    pub fn kubectl_wrapper(&self, before: &str) -> PathBuf {
+        let wrapper = self.dir.join("kubectl-wrapper.sh");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\necho \"$$ $*\" >> kubectl-runs.log\n{before}\nexec kubectl \"$@\"\n"
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        wrapper
+    }
+
+    /// The lines of `kubectl-runs.log` (see [`Cluster::kubectl_wrapper`]).
+    pub fn kubectl_runs(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("kubectl-runs.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Whether process `pid` still runs (a zombie does not).
+pub fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 impl Drop for Cluster {

@@ -44,26 +44,29 @@ impl Proxy {
             .tempdir()
             .map_err(|e| format!("cannot create a private directory for kubectl proxy: {e}"))?;
         let socket = dir.path().join("kubectl.sock");
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(global_args)
             .arg("proxy")
             .arg("--unix-socket")
             .arg(&socket)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "cannot run {}: {e}; install kubectl or set $KUBECTL",
-                    program.display()
-                )
-            })?;
+            .stderr(Stdio::piped());
+        stop_with_this_thread(&mut command);
+        let mut child = command.spawn().map_err(|e| {
+            format!(
+                "cannot run {}: {e}; install kubectl or set $KUBECTL",
+                program.display()
+            )
+        })?;
         let stderr = drain(child.stderr.take());
         if let Err(problem) = wait_until_serving(&mut child) {
             let _ = child.kill();
             let _ = child.wait();
-            let said = stderr.recv().unwrap_or_default();
+            let said = stderr
+                .recv_timeout(Duration::from_secs(2))
+                .unwrap_or_default();
             let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
             return Err(match said.is_empty() {
                 true => format!("kubectl proxy {problem}"),
@@ -120,6 +123,28 @@ impl Drop for Proxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// On Linux, kubectl gets SIGTERM when the thread that started it ends, so an interrupted aksid
+/// (Ctrl-C) leaves no proxy running. The thread is the one that calls `Kubectl::connect`: the
+/// main thread, which lives as long as the run.
+fn stop_with_this_thread(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec the closure only calls prctl(2), which is
+        // async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
 }
 
 /// Waits for kubectl's "Starting to serve on …" line, which it prints once it listens.
