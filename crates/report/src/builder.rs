@@ -1,15 +1,15 @@
 //! [`ReportBuilder`]: collects a run's files, objects, verdicts and problems, applies exceptions,
 //! and builds the sorted, summarised [`Report`].
 
-use crate::Date;
-use crate::exceptions::Exceptions;
 use crate::model::ExceptionsUsage;
 use crate::model::{
     FileSummary, Finding, InputError, ObjectRef, PolicyInfo, PolicySummary, Report, SCHEMA_VERSION,
     Summary, Verdict, object_label,
 };
+#[cfg(feature = "exceptions")]
+use crate::{Date, exceptions::Exceptions};
 use aksid_manifests::{InputProblem, Manifest, ProblemKind, Severity};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Collects a run and turns it into a [`Report`].
 ///
@@ -178,6 +178,7 @@ impl ReportBuilder {
     /// Applies `exceptions` to the rejections recorded so far, matching `file` globs against
     /// each finding's file made relative to the exceptions' base
     /// ([`Exceptions::relative_path`]). Call once, after the last verdict.
+    #[cfg(feature = "exceptions")]
     pub fn apply_exceptions(&mut self, exceptions: &Exceptions, today: Date) {
         self.apply_exceptions_with(exceptions, today, &|file| exceptions.relative_path(file));
     }
@@ -185,6 +186,7 @@ impl ReportBuilder {
     /// Like [`apply_exceptions`](Self::apply_exceptions), with the caller mapping a finding's
     /// file to the path relative to the `.aksid.yaml` directory (`None`: outside it, so no
     /// `file` glob matches).
+    #[cfg(feature = "exceptions")]
     pub fn apply_exceptions_with(
         &mut self,
         exceptions: &Exceptions,
@@ -196,6 +198,7 @@ impl ReportBuilder {
 
     /// Like [`apply_exceptions_with`](Self::apply_exceptions_with), to the findings of the
     /// files `in_scope` accepts only (a subdirectory's `.aksid.yaml` speaks for its files).
+    #[cfg(feature = "exceptions")]
     pub fn apply_exceptions_in_scope(
         &mut self,
         exceptions: &Exceptions,
@@ -203,7 +206,8 @@ impl ReportBuilder {
         relative_path: &dyn Fn(&str) -> Option<String>,
         in_scope: &dyn Fn(&str) -> bool,
     ) {
-        let known: BTreeSet<&str> = self.policies.keys().map(String::as_str).collect();
+        let known: std::collections::BTreeSet<&str> =
+            self.policies.keys().map(String::as_str).collect();
         for warning in exceptions.unknown_policies(&known) {
             self.notices.push(warning);
         }

@@ -89,12 +89,14 @@
 
 mod builder;
 mod date;
+#[cfg(feature = "exceptions")]
 mod exceptions;
 mod model;
 pub mod render;
 
 pub use builder::ReportBuilder;
 pub use date::{Date, ParseDateError};
+#[cfg(feature = "exceptions")]
 pub use exceptions::{Exception, Exceptions, ExceptionsError, Pattern};
 pub use model::{
     AppliedException, BUILTIN_ORIGIN, ExceptionUse, ExceptionsUsage, FileSummary, Finding,
