@@ -44,6 +44,12 @@ impl Proxy {
             .tempdir()
             .map_err(|e| format!("cannot create a private directory for kubectl proxy: {e}"))?;
         let socket = dir.path().join("kubectl.sock");
+        // Everything that can fail is ready before kubectl starts, so a failure leaves none running.
+        let client = client(&socket).map_err(|e| format!("kubectl proxy: {e}"))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("kubectl proxy: cannot start an I/O runtime: {e}"))?;
         let mut command = Command::new(program);
         command
             .args(global_args)
@@ -68,16 +74,12 @@ impl Proxy {
                 .recv_timeout(Duration::from_secs(2))
                 .unwrap_or_default();
             let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
-            return Err(match said.is_empty() {
-                true => format!("kubectl proxy {problem}"),
-                false => format!("kubectl proxy {problem}: {said}"),
+            return Err(if said.is_empty() {
+                format!("kubectl proxy {problem}")
+            } else {
+                format!("kubectl proxy {problem}: {said}")
             });
         }
-        let client = client(&socket).map_err(|e| format!("kubectl proxy: {e}"))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("kubectl proxy: cannot start an I/O runtime: {e}"))?;
         Ok(Proxy {
             child,
             runtime,
