@@ -34,6 +34,13 @@ pub fn binary() -> PathBuf {
     path
 }
 
+/// Writes `text` to `path` as an executable (0755) script.
+pub fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// A scratch directory named after the suite and the test, emptied when created and kept
 /// afterwards for a look.
 pub struct Scratch {

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use aksid_test_registry::repo_root;
-pub use aksid_tests::binary;
+pub use aksid_tests::{binary, write_script};
 
 /// The recorded cluster of `tests/e2e/fixtures/cluster/`.
 pub fn recorded_cluster() -> PathBuf {
@@ -102,15 +102,12 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(50));
         };
         let plugin = dir.join("fake-kubelogin.sh");
-        std::fs::write(
+        write_script(
             &plugin,
-            format!(
+            &format!(
                 "#!/bin/sh\n# An exec credential plugin, as kubelogin is one.\necho run >> plugin-runs.log\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{TOKEN}\"}}}}'\n"
             ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        );
         let ca = std::fs::read(dir.join("cert.pem")).unwrap();
         let kubeconfig = dir.join("kubeconfig");
         std::fs::write(&kubeconfig, kubeconfig_text(port.trim(), &ca, &plugin)).unwrap();
@@ -124,19 +121,12 @@ impl Cluster {
 
     /// How many times kubectl ran the exec credential plugin.
     pub fn plugin_runs(&self) -> usize {
-        std::fs::read_to_string(self.dir.join("plugin-runs.log"))
-            .unwrap_or_default()
-            .lines()
-            .count()
+        lines(&self.dir.join("plugin-runs.log")).len()
     }
 
     /// The request lines (path and query) the server received, in order.
     pub fn requests(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        lines(&self.log)
     }
 
     /// `kubectl-aksid ARGS` with this cluster's kubeconfig (and a HOME of the test's own).
@@ -182,26 +172,28 @@ impl Cluster {
     /// `kubectl-runs.log`, runs `before` (shell), then becomes kubectl.
     pub fn kubectl_wrapper(&self, before: &str) -> PathBuf {
         let wrapper = self.dir.join("kubectl-wrapper.sh");
-        std::fs::write(
+        write_script(
             &wrapper,
-            format!(
+            &format!(
                 "#!/bin/sh\necho \"$$ $*\" >> kubectl-runs.log\n{before}\nexec kubectl \"$@\"\n"
             ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        );
         wrapper
     }
 
     /// The lines of `kubectl-runs.log` (see [`Cluster::kubectl_wrapper`]).
     pub fn kubectl_runs(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("kubectl-runs.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        lines(&self.dir.join("kubectl-runs.log"))
     }
+}
+
+/// The lines of a log file the test's processes append to (none while it does not exist).
+fn lines(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Whether process `pid` still runs (a zombie does not).

@@ -71,7 +71,6 @@ fn command(program: &Path, dir: &Path, args: &[&str]) -> Run {
 fn hook_build(target: &Path) -> &'static Path {
     static WRAPPER: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     WRAPPER.get_or_init(|| {
-        use std::os::unix::fs::PermissionsExt;
         let home = target.join("pre-commit-home");
         std::fs::create_dir_all(home.join(".cargo")).unwrap();
         let unoptimised: String = HOOK_CRATES
@@ -82,8 +81,7 @@ fn hook_build(target: &Path) -> &'static Path {
         let head = workspace_git(&["rev-parse", "--short=12", "HEAD"]);
         let wrapper = home.join(format!("rustc-{}", head.code(0).stdout.trim()));
         if !wrapper.exists() {
-            std::fs::write(&wrapper, "#!/bin/sh\nexec \"$@\"\n").unwrap();
-            std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+            aksid_tests::write_script(&wrapper, "#!/bin/sh\nexec \"$@\"\n");
         }
         wrapper
     })

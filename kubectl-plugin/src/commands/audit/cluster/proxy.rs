@@ -73,7 +73,7 @@ impl Proxy {
             let said = stderr
                 .recv_timeout(Duration::from_secs(2))
                 .unwrap_or_default();
-            let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
+            let said = one_line(&said);
             return Err(if said.is_empty() {
                 format!("kubectl proxy {problem}")
             } else {
@@ -92,8 +92,9 @@ impl Proxy {
     /// driven by one of them at a time, and their requests run side by side.
     pub fn get(&self, path: &str) -> Result<Value, ListError> {
         self.runtime.block_on(async {
-            let failed =
-                |e: reqwest::Error| ListError::Failed(format!("GET {path}: {}", chain(&e)));
+            let failed = |e: reqwest::Error| {
+                ListError::Failed(format!("GET {path}: {:#}", anyhow::Error::new(e)))
+            };
             let mut response = self
                 .client
                 .get(format!("http://localhost{path}"))
@@ -205,7 +206,7 @@ fn refusal(status: reqwest::StatusCode, body: &[u8]) -> ListError {
         .ok()
         .and_then(|s| s["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    let mut message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut message = one_line(&message);
     if message.len() > 1000 {
         let end = message.floor_char_boundary(1000);
         message.truncate(end);
@@ -224,14 +225,7 @@ fn too_large(path: &str) -> ListError {
     ))
 }
 
-/// An error with its causes ("error sending request: … : connection refused").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// `text` on one line, its runs of whitespace (newlines included) one space each.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
