@@ -86,16 +86,20 @@ pub fn tool(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("`{name}` is not installed: {INSTALL_HINT}"))
 }
 
-/// The `.venv` Python (at the repository root), which must import `module`.
+/// The `.venv` Python (at the repository root), which must have `module` (its top-level
+/// package is looked up, not imported: importing oras or jsonschema costs a Python start most of
+/// its time, and the script that follows imports it anyway).
 ///
 /// # Panics
 ///
-/// When there is no `.venv` or it cannot import `module`, with [`INSTALL_HINT`].
+/// When there is no `.venv` or it lacks `module`, with [`INSTALL_HINT`].
 pub fn venv_python(module: &str) -> PathBuf {
     let python = repo_root().join(".venv/bin/python");
+    let package = module.split('.').next().unwrap_or(module);
+    let probe = format!("import importlib.util as u, sys; sys.exit(not u.find_spec({package:?}))");
     let ok = python.exists()
         && Command::new(&python)
-            .args(["-c", &format!("import {module}")])
+            .args(["-c", &probe])
             .output()
             .is_ok_and(|o| o.status.success());
     assert!(
