@@ -99,7 +99,7 @@ mod audit {
     fn one_kubectl_proxy_serves_the_whole_audit() {
         let dir = scratch("one_kubectl_proxy_serves_the_whole_audit");
         let cluster = Cluster::start(&dir, &recorded_cluster());
-        let wrapper = cluster.kubectl_wrapper("");
+        let wrapper = cluster.kubectl_wrapper();
         let tmp = dir.join("tmp");
         std::fs::create_dir_all(&tmp).unwrap();
         let run = cluster.aksid_with(
@@ -165,7 +165,7 @@ mod audit {
             .unwrap()
             .replace("plugin-runs.log\n", "plugin-runs.log\nsleep 10\n");
         std::fs::write(&plugin, slow).unwrap();
-        let wrapper = cluster.kubectl_wrapper("");
+        let wrapper = cluster.kubectl_wrapper();
         let mut aksid = cluster
             .aksid_command(
                 &["audit", "--context", "aks-prod"],

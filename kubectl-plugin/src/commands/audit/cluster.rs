@@ -6,7 +6,7 @@
 mod proxy;
 
 use crate::cli::ClusterArgs;
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow};
 use proxy::Proxy;
 use serde_json::Value;
 use std::ffi::OsString;
@@ -93,24 +93,22 @@ impl Kubectl {
         if let Some(context) = &args.context {
             flags.extend(["--context".into(), context.into()]);
         }
-        let kubectl = Proxy::start(&program, &flags).map(|proxy| Kubectl {
-            proxy,
-            chunk_size: args.chunk_size,
-        });
-        let reached = match &kubectl {
-            Ok(kubectl) => match kubectl.get_raw("/version") {
-                Ok(_) | Err(ListError::Forbidden(_)) => Ok(()),
+        let connected = Proxy::start(&program, &flags).and_then(|proxy| {
+            let kubectl = Kubectl {
+                proxy,
+                chunk_size: args.chunk_size,
+            };
+            match kubectl.get_raw("/version") {
+                Ok(_) | Err(ListError::Forbidden(_)) => Ok(kubectl),
                 Err(ListError::Failed(m)) => Err(m),
-            },
-            Err(m) => Err(m.clone()),
-        };
-        match (kubectl, reached) {
-            (Ok(kubectl), Ok(())) => Ok(kubectl),
-            (_, Err(m)) | (Err(m), _) => bail!(
+            }
+        });
+        connected.map_err(|m| {
+            anyhow!(
                 "cannot reach the cluster through kubectl: {m}\n\nCheck that `kubectl get --raw \
                  /version` works with the same --context and --kubeconfig."
-            ),
-        }
+            )
+        })
     }
 
     /// `GET PATH` of the API server, parsed as JSON.
@@ -238,7 +236,7 @@ const PARALLEL_GETS: usize = 8;
 fn discovery_error(e: ListError) -> anyhow::Error {
     match e {
         ListError::Forbidden(m) | ListError::Failed(m) => {
-            anyhow::anyhow!("API discovery through kubectl failed: {m}")
+            anyhow!("API discovery through kubectl failed: {m}")
         }
     }
 }

@@ -147,9 +147,7 @@ impl Cluster {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
-}
 
-impl Cluster {
     /// The command [`Cluster::aksid_with`] runs, to spawn it instead.
     pub fn aksid_command(&self, args: &[&str], env: &[(&str, &Path)]) -> Command {
         let mut command = Command::new(binary());
@@ -169,14 +167,12 @@ impl Cluster {
     }
 
     /// A kubectl wrapper in the test's directory that logs its pid and arguments to
-    /// `kubectl-runs.log`, runs `before` (shell), then becomes kubectl.
-    pub fn kubectl_wrapper(&self, before: &str) -> PathBuf {
+    /// `kubectl-runs.log`, then becomes kubectl.
+    pub fn kubectl_wrapper(&self) -> PathBuf {
         let wrapper = self.dir.join("kubectl-wrapper.sh");
         write_script(
             &wrapper,
-            &format!(
-                "#!/bin/sh\necho \"$$ $*\" >> kubectl-runs.log\n{before}\nexec kubectl \"$@\"\n"
-            ),
+            "#!/bin/sh\necho \"$$ $*\" >> kubectl-runs.log\nexec kubectl \"$@\"\n",
         );
         wrapper
     }
