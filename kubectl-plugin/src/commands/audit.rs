@@ -53,7 +53,7 @@ pub fn execute(args: AuditArgs) -> Result<Outcome> {
     let progress = spinner(args.no_progress);
     // -A is the default; clap refuses it together with -n.
     let namespace = args.namespace.as_deref().filter(|_| !args.all_namespaces);
-    let planned = Kubectl::connect(&args.cluster).and_then(|kubectl| {
+    let planned = Kubectl::connect(&args.cluster, &progress).and_then(|kubectl| {
         let targets = plan(&kubectl, &policies)?;
         Ok((kubectl, targets))
     });

@@ -194,6 +194,55 @@ mod audit {
         }
     }
 
+    /// kubelogin's device code flow: the credential plugin prints where and with which code to
+    /// sign in, then waits until the user has. The prompt reaches aksid's standard error while
+    /// aksid waits (it was kept until kubectl ended, so the user never saw it), and the audit
+    /// goes on once the user has signed in.
+    #[test]
+    fn a_credential_plugins_sign_in_prompt_reaches_the_user_while_aksid_waits() {
+        use std::io::BufRead;
+        let dir = scratch("a_credential_plugins_sign_in_prompt_reaches_the_user_while_aksid_waits");
+        let cluster = Cluster::start(&dir, &recorded_cluster());
+        let plugin = dir.join("fake-kubelogin.sh");
+        let prompt = "To sign in, use a web browser to open the page \
+                      https://microsoft.com/devicelogin and enter the code FQ3KD8RXL to authenticate.";
+        let signing_in = std::fs::read_to_string(&plugin).unwrap().replace(
+            "plugin-runs.log\n",
+            &format!(
+                "plugin-runs.log\necho '{prompt}' >&2\n\
+                 i=0; while [ ! -e signed-in ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done\n"
+            ),
+        );
+        std::fs::write(&plugin, signing_in).unwrap();
+        let mut aksid = cluster
+            .aksid_command(&["audit", "--context", "aks-prod", "-o", "json"], &[])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(aksid.stderr.take().unwrap());
+        let mut seen = String::new();
+        while !seen.contains("devicelogin") {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            seen.push_str(&line);
+        }
+        assert!(
+            !dir.join("signed-in").exists() && seen == format!("kubectl: {prompt}\n"),
+            "the prompt, before the user signed in; aksid said:\n{seen}"
+        );
+        std::fs::write(dir.join("signed-in"), "").unwrap();
+        let output = aksid.wait_with_output().unwrap();
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{report:#}");
+        assert!(
+            report["summary"]["rejected"].as_u64().unwrap() > 0,
+            "the audit went on after the sign-in: {report:#}"
+        );
+    }
+
     /// One resource the user may not list: a clear error, and the audit goes on (exit 2).
     #[test]
     fn forbidden_resource_is_reported_and_the_audit_goes_on() {

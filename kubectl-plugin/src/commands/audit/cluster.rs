@@ -80,8 +80,10 @@ pub struct Kubectl {
 
 impl Kubectl {
     /// Starts kubectl as the flags (and `$KUBECTL`, read by clap) say, and fails with kubectl's
-    /// own words when the cluster cannot be reached at all.
-    pub fn connect(args: &ClusterArgs) -> Result<Kubectl> {
+    /// own words when the cluster cannot be reached at all. What kubectl says on standard error
+    /// while it serves (a credential plugin's sign-in prompt) is printed as `kubectl: …` lines,
+    /// above `progress`.
+    pub fn connect(args: &ClusterArgs, progress: &indicatif::ProgressBar) -> Result<Kubectl> {
         let program = args
             .kubectl
             .clone()
@@ -93,7 +95,11 @@ impl Kubectl {
         if let Some(context) = &args.context {
             flags.extend(["--context".into(), context.into()]);
         }
-        let connected = Proxy::start(&program, &flags).and_then(|proxy| {
+        let connected = Proxy::start(&program, &flags, {
+            let progress = progress.clone();
+            Box::new(move |line| progress.suspend(|| eprintln!("kubectl: {line}")))
+        })
+        .and_then(|proxy| {
             let kubectl = Kubectl {
                 proxy,
                 chunk_size: args.chunk_size,

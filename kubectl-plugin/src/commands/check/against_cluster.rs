@@ -43,7 +43,7 @@ pub struct ClusterRun {
 
 /// Reads the cluster's policies and the objects their lookups need.
 pub fn prepare(args: &CheckArgs) -> Result<ClusterRun> {
-    let kubectl = Kubectl::connect(&args.cluster)?;
+    let kubectl = Kubectl::connect(&args.cluster, &indicatif::ProgressBar::hidden())?;
     let grants = policy_set::Grants::from_args(&args.trust);
     let modules = policy_set::modules_granted(&args.policy, &grants)?;
     let mut specs = Vec::new();

@@ -6,6 +6,12 @@
 //!
 //! One kubectl process per request (`kubectl get --raw`) cost 0.1–0.2 s of CPU each, and, with
 //! an exec credential plugin, a token fetch each: most of an audit's time.
+//!
+//! What an exec credential plugin writes on standard error while kubectl serves reaches the user
+//! as it comes: that is where it asks for a sign-in (kubelogin's device code: "To sign in, use a
+//! web browser to open the page … and enter the code …"). kubectl's own log lines are not passed
+//! on: the answer to the request that failed carries the same words into the report. Before
+//! kubectl serves, everything it says is kept for the error message instead.
 
 use super::ListError;
 use serde_json::Value;
@@ -13,8 +19,11 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
+
+/// Where kubectl's standard error goes once it serves: one line at a time, escaped for a terminal.
+pub type Relay = Box<dyn Fn(&str) + Send>;
 
 /// How long kubectl may take to start serving.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -24,7 +33,12 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 /// The largest answer read (one page of `--chunk-size` objects).
 const MAX_ANSWER: u64 = 1 << 30;
 /// How much of kubectl's standard error is kept for messages.
-const MAX_STDERR: u64 = 16 << 10;
+const MAX_STDERR: usize = 16 << 10;
+/// The longest line of kubectl's standard error passed on (the rest of it is dropped).
+const MAX_LINE: u64 = 4 << 10;
+/// How many lines of kubectl's standard error are passed on (a proxy failing every request
+/// logs a line for each).
+const MAX_RELAYED: usize = 200;
 
 /// A running `kubectl proxy`; stopped when dropped.
 pub struct Proxy {
@@ -37,8 +51,9 @@ pub struct Proxy {
 
 impl Proxy {
     /// Starts `PROGRAM GLOBAL_ARGS proxy --unix-socket DIR/kubectl.sock` and waits until it
-    /// serves. The error is one line naming kubectl, with kubectl's own words when it said any.
-    pub fn start(program: &Path, global_args: &[OsString]) -> Result<Proxy, String> {
+    /// serves; from then on, kubectl's standard error goes to `relay`. The error is one line
+    /// naming kubectl, with kubectl's own words when it said any.
+    pub fn start(program: &Path, global_args: &[OsString], relay: Relay) -> Result<Proxy, String> {
         let dir = tempfile::Builder::new()
             .prefix("aksid-kubectl-")
             .tempdir()
@@ -66,20 +81,18 @@ impl Proxy {
                 program.display()
             )
         })?;
-        let stderr = drain(child.stderr.take());
+        let stderr = Stderr::read(child.stderr.take());
         if let Err(problem) = wait_until_serving(&mut child) {
             let _ = child.kill();
             let _ = child.wait();
-            let said = stderr
-                .recv_timeout(Duration::from_secs(2))
-                .unwrap_or_default();
-            let said = one_line(&said);
+            let said = one_line(&stderr.said());
             return Err(if said.is_empty() {
                 format!("kubectl proxy {problem}")
             } else {
                 format!("kubectl proxy {problem}: {said}")
             });
         }
+        stderr.relay(relay);
         Ok(Proxy {
             child,
             runtime,
@@ -169,20 +182,91 @@ fn wait_until_serving(child: &mut Child) -> Result<(), &'static str> {
     }
 }
 
-/// Reads (at most [`MAX_STDERR`] bytes of) `stream` in a thread, so kubectl never blocks on a
-/// full pipe; the text arrives when the stream ends.
-fn drain(stream: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    if let Some(stream) = stream {
-        std::thread::spawn(move || {
-            let mut kept = Vec::new();
-            let mut stream = stream;
-            let _ = (&mut stream).take(MAX_STDERR).read_to_end(&mut kept);
-            let _ = tx.send(String::from_utf8_lossy(&kept).into_owned());
-            let _ = std::io::copy(&mut stream, &mut std::io::sink());
-        });
+/// kubectl's standard error, read in a thread so that kubectl never blocks on a full pipe.
+struct Stderr {
+    state: Arc<Mutex<StderrState>>,
+    /// Closed when the stream ends.
+    ended: mpsc::Receiver<()>,
+}
+
+#[derive(Default)]
+struct StderrState {
+    /// What kubectl said before it served (at most [`MAX_STDERR`] bytes).
+    kept: String,
+    relay: Option<Relay>,
+    relayed: usize,
+}
+
+impl StderrState {
+    fn line(&mut self, line: &str) {
+        if is_kubectl_log(line) && self.relay.is_some() {
+            return;
+        }
+        let Some(relay) = &self.relay else {
+            if self.kept.len() + line.len() < MAX_STDERR {
+                self.kept.push_str(line);
+                self.kept.push('\n');
+            }
+            return;
+        };
+        self.relayed += 1;
+        match self.relayed {
+            n if n <= MAX_RELAYED => relay(&aksid_report::render::terminal_safe(line, true)),
+            n if n == MAX_RELAYED + 1 => relay("(further messages of kubectl are not shown)"),
+            _ => {}
+        }
     }
-    rx
+}
+
+/// A line of kubectl's own log (klog: `E1130 22:50:13.436719   27379 proxy_server.go:147] …`).
+fn is_kubectl_log(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 6 && b"IWEF".contains(&b[0]) && b[1..5].iter().all(u8::is_ascii_digit) && b[5] == b' '
+}
+
+impl Stderr {
+    fn read(stream: Option<impl Read + Send + 'static>) -> Stderr {
+        let state = Arc::new(Mutex::new(StderrState::default()));
+        let (ended_tx, ended) = mpsc::channel::<()>();
+        if let Some(stream) = stream {
+            let state = Arc::clone(&state);
+            std::thread::spawn(move || {
+                let _ended = ended_tx;
+                let mut stream = BufReader::new(stream);
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    match (&mut stream).take(MAX_LINE).read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    if line.last() != Some(&b'\n') {
+                        // Longer than MAX_LINE: the rest of it is skipped.
+                        let _ = stream.skip_until(b'\n');
+                    }
+                    let text = String::from_utf8_lossy(&line);
+                    let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+                    state.line(text.trim_end());
+                }
+            });
+        }
+        Stderr { state, ended }
+    }
+
+    /// Everything kubectl said, once it has ended (or after 2 s).
+    fn said(&self) -> String {
+        let _ = self.ended.recv_timeout(Duration::from_secs(2));
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.kept.clone()
+    }
+
+    /// Passes on what kubectl said so far, and from now on each line as it comes.
+    fn relay(&self, relay: Relay) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = std::mem::take(&mut state.kept);
+        state.relay = Some(relay);
+        kept.lines().for_each(|line| state.line(line));
+    }
 }
 
 /// An HTTP client for the socket only: no environment proxies, no redirects.
@@ -228,4 +312,37 @@ fn too_large(path: &str) -> ListError {
 /// `text` on one line, its runs of whitespace (newlines included) one space each.
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubectls_words_are_kept_until_it_serves_then_passed_on_escaped_and_bounded() {
+        let before = "W1130 09:00:00.000001   27379 loader.go:1] starting\nsigning in\n";
+        let stderr = Stderr::read(Some(std::io::Cursor::new(before.as_bytes().to_vec())));
+        assert_eq!(stderr.said(), before);
+        let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&heard);
+        stderr.relay(Box::new(move |line| {
+            sink.lock().unwrap().push(line.to_owned())
+        }));
+        let mut state = stderr.state.lock().unwrap();
+        state.line("enter the code \u{1b}[2JFQ3KD8RXL");
+        state.line(
+            "E1130 22:50:13.436719   27379 proxy_server.go:147] Error while proxying request",
+        );
+        (0..MAX_RELAYED + 5).for_each(|i| state.line(&format!("error {i}")));
+        let heard = heard.lock().unwrap();
+        assert_eq!(
+            heard[..2],
+            ["signing in", "enter the code \\u{1b}[2JFQ3KD8RXL"]
+        );
+        assert_eq!(heard.len(), MAX_RELAYED + 1);
+        assert_eq!(
+            heard.last().unwrap(),
+            "(further messages of kubectl are not shown)"
+        );
+    }
 }
