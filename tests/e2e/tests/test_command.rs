@@ -154,6 +154,10 @@ fn a_failing_expectation_shows_expected_and_got_with_the_message() {
     "spec: {manifests: [m.yaml], policies: [no-such-policy], expect: [{kind: Pod, name: p, policy: no-such-policy, result: accept}]}\n",
     "spec.policies: unknown policy \"no-such-policy\""
 )]
+#[case::missing_module(
+    "spec: {manifests: [m.yaml], policies: [policies/gone.wasm], expect: [{kind: Pod, name: p, policy: gone, result: accept}]}\n",
+    "spec.policies: policies/gone.wasm: reading ./policies/gone.wasm: No such file or directory"
+)]
 #[case::update_without_old_object(
     "spec: {manifests: [m.yaml], request: {operation: UPDATE}, expect: [{kind: Pod, name: p, policy: no-local-accounts, result: skip}]}\n",
     "spec.oldObjects: an UPDATE request needs the object as it was"
@@ -316,7 +320,7 @@ fn a_registry_policy_in_a_test_file_is_pulled_and_run() {
     // The module was only in the registry: without it, the same test file cannot run.
     registry.stop();
     s.aksid(&["test"]).code(2).stdout_has(&format!(
-        "ERROR ./aksid-test.yaml: test \"pulled\": spec.policies: --policy {reference}: cannot pull"
+        "ERROR ./aksid-test.yaml: test \"pulled\": spec.policies: {reference}: cannot pull"
     ));
 }
 

@@ -197,20 +197,21 @@ fn check_all(
 fn modules(spec: &TestSpec, ctx: &RunContext) -> anyhow::Result<Vec<Module>> {
     let is_module =
         |p: &str| p.starts_with("registry://") || p.ends_with(".wasm") || p.contains('/');
-    let added: Vec<String> = spec
+    // (as the test names it, as policy_set reads it: relative paths from the test's directory)
+    let added: Vec<(&String, String)> = spec
         .policies
         .iter()
         .filter(|p| is_module(p.as_str()))
         .map(|p| {
             if p.starts_with("registry://") {
-                p.clone()
+                (p, p.clone())
             } else {
-                spec.dir.join(p).display().to_string()
+                (p, spec.dir.join(p).display().to_string())
             }
         })
         .collect();
     let args = PolicyArgs {
-        policies: added,
+        policies: added.iter().map(|(_, resolved)| resolved.clone()).collect(),
         settings: None,
         cache_dir: ctx.policy_args.cache_dir.clone(),
         no_cache: ctx.policy_args.no_cache,
@@ -220,7 +221,12 @@ fn modules(spec: &TestSpec, ctx: &RunContext) -> anyhow::Result<Vec<Module>> {
         verification_config: ctx.policy_args.verification_config.clone(),
         verify_key: ctx.policy_args.verify_key.clone(),
     };
-    let all = policy_set::modules(&args)?;
+    let (all, failures) = policy_set::modules_lenient(&args, &policy_set::Grants::default())?;
+    if let Some(failure) = failures.into_iter().next() {
+        let named = added.iter().find(|(_, resolved)| *resolved == failure.spec);
+        let named = named.map_or(&failure.spec, |(named, _)| named);
+        anyhow::bail!("{named}: {:#}", failure.error);
+    }
     let ids: Vec<&str> = spec
         .policies
         .iter()
