@@ -199,9 +199,6 @@ struct StderrState {
 
 impl StderrState {
     fn line(&mut self, line: &str) {
-        if is_kubectl_log(line) && self.relay.is_some() {
-            return;
-        }
         let Some(relay) = &self.relay else {
             if self.kept.len() + line.len() < MAX_STDERR {
                 self.kept.push_str(line);
@@ -209,6 +206,9 @@ impl StderrState {
             }
             return;
         };
+        if is_kubectl_log(line) {
+            return;
+        }
         self.relayed += 1;
         match self.relayed {
             n if n <= MAX_RELAYED => relay(&aksid_report::render::terminal_safe(line, true)),
